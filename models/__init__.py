@@ -1,0 +1,1 @@
+"""Training code for the reference models; never imported by the service."""

@@ -1,0 +1,1 @@
+"""Developer tools: the load-test client (`python -m scripts.loadtest`) and benchmarks."""

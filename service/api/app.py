@@ -1,0 +1,116 @@
+"""The FastAPI application: wiring, lifespan (load, warm up, drain) and error mapping."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import ServiceError, status_code_for
+from ..metrics import Metrics
+from ..repository import ModelRepository
+from ..settings import Settings, get_settings
+from . import health, infer, repository
+from .middleware import RequestContextMiddleware
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Serves every ONNX model in a Triton-style model repository with idle-aware dynamic
+batching, over the Open Inference Protocol (KServe v2, binary tensor extension included).
+Errors are always `{"error": "..."}` with a 4xx/5xx status; 503 carries `Retry-After`.
+"""
+
+
+def _error(status: int, message: str, retry_after: float | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after is not None else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        status = status_code_for(exc)
+        if status >= 500 and status not in (503, 504):
+            log.error("request failed", extra={"error": exc.message})
+        return _error(status, exc.message, exc.retry_after)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"] if p != "body") or "body"
+            got = err.get("input")
+            problems.append(f"{field}: {err['msg']} (got {got!r:.80})")
+        return _error(422, "; ".join(problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route for {request.method} {request.url.path}"
+        return _error(exc.status_code, message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Never leak tracebacks or paths to the caller; the log has the details.
+        log.exception("unhandled error")
+        rid = request.scope.get("state", {}).get("request_id", "")
+        return _error(500, f"internal server error (request id {rid})")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    metrics = Metrics()
+    repo = ModelRepository(settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await repo.load_all()
+        log.info("startup complete", extra={"ready": repo.ready(), "models": repo.index()})
+        yield
+        # uvicorn has already stopped accepting and finished in-flight requests;
+        # drain whatever is still queued (e.g. work whose client went away).
+        await repo.close()
+        log.info("shutdown complete")
+
+    app = FastAPI(
+        title="ortserve",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.repository = repo
+    _install_error_handlers(app)
+    for module in (health, infer, repository):
+        app.include_router(module.router)
+    _include_optional_routers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+            allow_headers=["*"], expose_headers=["X-Request-ID", "Inference-Header-Content-Length"],
+        )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def _include_optional_routers(app: FastAPI) -> None:
+    """Friendly endpoints (predict, encoding, attention) live in their own modules."""
+    import importlib
+
+    for name in ("predict", "encoding", "attention"):
+        try:
+            module = importlib.import_module(f"service.api.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"service.api.{name}":
+                raise
+            continue
+        app.include_router(module.router)

@@ -1,0 +1,95 @@
+"""Shared request dependencies: the repository, settings, auth checks, disconnect-aware awaiting."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Annotated, Any, Awaitable, TypeVar
+
+from fastapi import Depends, Request
+
+from ..errors import Forbidden, InvalidInput, Unauthorized
+from ..metrics import Metrics
+from ..repository import ModelRepository
+from ..settings import Settings
+
+T = TypeVar("T")
+
+
+def get_repository(request: Request) -> ModelRepository:
+    return request.app.state.repository
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+def _presented_token(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def _matches(presented: str | None, expected: str) -> bool:
+    # Constant-time, so response timing does not leak how much of a guess was right.
+    return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def require_api_key(request: Request) -> None:
+    expected = request.app.state.settings.api_key
+    if expected and not _matches(_presented_token(request), expected):
+        raise Unauthorized("missing or invalid API key: send 'Authorization: Bearer <key>' or 'X-API-Key'")
+
+
+def require_admin(request: Request) -> None:
+    expected = request.app.state.settings.admin_token
+    if not expected:
+        raise Forbidden("admin endpoints are disabled: set ORTSERVE_ADMIN_TOKEN to enable them")
+    if not _matches(_presented_token(request), expected):
+        raise Unauthorized("missing or invalid admin token: send 'Authorization: Bearer <token>'")
+
+
+Repo = Annotated[ModelRepository, Depends(get_repository)]
+AppSettings = Annotated[Settings, Depends(get_app_settings)]
+AppMetrics = Annotated[Metrics, Depends(get_metrics)]
+ApiKey = Depends(require_api_key)
+Admin = Depends(require_admin)
+
+
+async def until_disconnect(request: Request) -> None:
+    """Return when the client goes away. Call only after the body has been read."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
+    """Await `work`, cancelling it if the client disconnects first, so queued work is dropped."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(until_disconnect(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise ClientDisconnected()
+    return task.result()
+
+
+class ClientDisconnected(InvalidInput):
+    """The client closed the connection; nobody will read the answer."""
+
+    def __init__(self) -> None:
+        super().__init__("client disconnected before the response was ready")
+
+
+def query_flag(value: Any) -> bool:
+    return str(value).lower() in ("1", "true", "yes", "on")

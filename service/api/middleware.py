@@ -1,0 +1,103 @@
+"""Pure-ASGI middleware: request ids, access logs, security headers, body-size limit.
+
+Pure ASGI rather than BaseHTTPMiddleware, because the latter costs a task and a
+stream copy per request on the hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import PayloadTooLarge
+from ..logs import request_id
+
+log = logging.getLogger("service.access")
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
+# The docs UI loads its scripts from a CDN, so it is the one page without a strict CSP.
+_STRICT_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_DOC_PATHS = ("/docs", "/redoc")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        scope.setdefault("state", {})["request_id"] = rid
+        started = time.perf_counter()
+        status = 500
+        path = scope["path"]
+
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await _too_large(send, rid, int(declared), self.max_body_bytes)
+            request_id.reset(token)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    # Raised inside the app, so the app's error handler answers 413.
+                    raise PayloadTooLarge(
+                        f"request body exceeds the limit of {self.max_body_bytes} bytes (received {received} so far)"
+                    )
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                extra = [(b"x-request-id", rid.encode())] + _SECURITY_HEADERS
+                if not path.startswith(_DOC_PATHS):
+                    extra.append(_STRICT_CSP)
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_wrapper)
+        finally:
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": path,
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                },
+            )
+            request_id.reset(token)
+
+
+async def _too_large(send: Send, rid: str, received: int, limit: int) -> None:
+    body = orjson.dumps({"error": f"request body of {received} bytes exceeds the limit of {limit} bytes"})
+    await send({
+        "type": "http.response.start",
+        "status": 413,
+        "headers": [(b"content-type", b"application/json"), (b"x-request-id", rid.encode()), *_SECURITY_HEADERS],
+    })
+    await send({"type": "http.response.body", "body": body})

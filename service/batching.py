@@ -1,0 +1,238 @@
+"""Idle-aware dynamic batching: a bounded queue, one future per request.
+
+Rules (GUIDE §3):
+- An idle model dispatches whatever is queued at once: batching never adds
+  latency at concurrency 1.
+- While an execution is in flight, requests accumulate. A free instance then
+  takes a batch when it is full (max_batch_size rows), when the queue delay,
+  counted from the first queued request, runs out, or when nothing runs any more.
+- Cancelled and expired requests are dropped before they run; every future is
+  resolved on every path (result, model error, deadline, shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import padding
+from .config import ModelConfig
+from .errors import DeadlineExceeded, InvalidInput, ModelExecutionError, Overloaded, ServiceError, ShuttingDown
+
+Execute = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+@dataclass
+class Result:
+    outputs: dict[str, np.ndarray]
+    queue_s: float
+    compute_s: float
+    batch_rows: int
+
+
+@dataclass
+class _Pending:
+    inputs: dict[str, np.ndarray]
+    rows: int
+    key: tuple
+    future: asyncio.Future
+    enqueued: float
+    deadline: float | None = None
+    dispatched: float = field(default=0.0)
+
+
+@dataclass
+class BatchObserver:
+    """Hooks for metrics; inference code stays unaware of Prometheus."""
+
+    on_batch: Callable[[int, float], None] = lambda rows, seconds: None
+    on_queue_depth: Callable[[int], None] = lambda depth: None
+
+
+class Batcher:
+    def __init__(
+        self,
+        config: ModelConfig,
+        execute: Execute,
+        executor: Executor,
+        *,
+        disable_batching: bool = False,
+        observer: BatchObserver | None = None,
+    ) -> None:
+        self.config = config
+        self._execute = execute
+        self._executor = executor
+        self._observer = observer or BatchObserver()
+        knobs = config.dynamic_batching
+        self.max_rows = config.max_batch_size if config.batched else 1
+        self.batching = config.batched and not disable_batching and config.max_batch_size > 1
+        self.max_queue_size = knobs.max_queue_size
+        self.delay_s = knobs.max_queue_delay_microseconds / 1e6
+        self.instances = knobs.instance_count
+        self._queue: deque[_Pending] = deque()
+        self._running = 0
+        self._tasks: set[asyncio.Task] = set()
+        self._signal = asyncio.Event()
+        self._closing = False
+        self._loop_task: asyncio.Task | None = None
+
+    # -- public API ---------------------------------------------------------
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    @property
+    def idle(self) -> bool:
+        return not self._queue and self._running == 0
+
+    def start(self) -> None:
+        if self._loop_task is None:
+            self._loop_task = asyncio.get_running_loop().create_task(self._dispatch_loop())
+
+    async def submit(self, inputs: dict[str, np.ndarray], timeout_s: float | None = None) -> Result:
+        """Queue one request (inputs carry a batch axis when the model is batched)."""
+        name = self.config.name
+        if self._closing:
+            raise ShuttingDown(f"model {name!r} is shutting down and accepts no new requests")
+        rows = next(iter(inputs.values())).shape[0] if self.config.batched else 1
+        if rows > self.max_rows:
+            raise InvalidInput(
+                f"model {name!r}: batch of {rows} rows exceeds max_batch_size {self.max_rows}"
+            )
+        if len(self._queue) >= self.max_queue_size:
+            raise Overloaded(f"model {name!r}: queue is full (max_queue_size={self.max_queue_size}); retry later")
+        loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        pending = _Pending(
+            inputs=inputs,
+            rows=rows,
+            key=padding.batch_key(self.config, inputs) if self.config.batched else (),
+            future=loop.create_future(),
+            enqueued=now,
+            deadline=None if timeout_s is None else now + timeout_s,
+        )
+        self._queue.append(pending)
+        self._observer.on_queue_depth(len(self._queue))
+        self._signal.set()
+        try:
+            if timeout_s is None:
+                return await pending.future
+            return await asyncio.wait_for(asyncio.shield(pending.future), timeout_s)
+        except asyncio.TimeoutError:
+            if not pending.future.done():
+                pending.future.cancel()  # dropped before it runs
+            raise DeadlineExceeded(f"model {name!r}: request timed out after {timeout_s:g} s") from None
+        except asyncio.CancelledError:
+            # Client went away: mark it so the dispatcher skips it.
+            pending.future.cancel()
+            raise
+
+    async def close(self, drain_timeout_s: float) -> None:
+        """Stop accepting, finish what was accepted (up to the timeout), fail the rest."""
+        self._closing = True
+        self._signal.set()
+        deadline = time.monotonic() + drain_timeout_s
+        while not self.idle and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        for pending in self._queue:
+            if not pending.future.done():
+                pending.future.set_exception(
+                    ShuttingDown(f"model {self.config.name!r} shut down before the request could run")
+                )
+        self._queue.clear()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=max(0.0, deadline - time.monotonic()) + 1.0)
+        if self._loop_task:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+
+    # -- dispatcher ----------------------------------------------------------
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        kept: deque[_Pending] = deque()
+        for pending in self._queue:
+            if pending.future.done():
+                continue  # cancelled by a disconnect or timeout
+            if pending.deadline is not None and now >= pending.deadline:
+                pending.future.set_exception(
+                    DeadlineExceeded(f"model {self.config.name!r}: request expired in the queue")
+                )
+                continue
+            kept.append(pending)
+        self._queue = kept
+
+    def _compatible_rows(self) -> int:
+        head = self._queue[0]
+        return sum(p.rows for p in self._queue if p.key == head.key)
+
+    def _take(self) -> list[_Pending]:
+        head = self._queue.popleft()
+        batch, rows = [head], head.rows
+        if self.batching:
+            rest: deque[_Pending] = deque()
+            for pending in self._queue:
+                if pending.key == head.key and rows + pending.rows <= self.max_rows:
+                    batch.append(pending)
+                    rows += pending.rows
+                else:
+                    rest.append(pending)
+            self._queue = rest
+        self._observer.on_queue_depth(len(self._queue))
+        return batch
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            self._signal.clear()
+            self._prune()
+            if not self._queue or self._running >= self.instances:
+                await self._signal.wait()
+                continue
+            if self.batching and self._running > 0 and not self._closing:
+                # Busy: let the batch grow until full or the delay runs out.
+                remaining = self._queue[0].enqueued + self.delay_s - time.monotonic()
+                if remaining > 0 and self._compatible_rows() < self.max_rows:
+                    try:
+                        await asyncio.wait_for(self._signal.wait(), remaining)
+                    except asyncio.TimeoutError:
+                        pass
+                    continue
+            batch = self._take()
+            self._running += 1
+            task = asyncio.get_running_loop().create_task(self._run_batch(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run_batch(self, batch: list[_Pending]) -> None:
+        rows = sum(p.rows for p in batch)
+        try:
+            if self.config.batched:
+                inputs, parts = padding.stack(self.config, [p.inputs for p in batch])
+            else:
+                inputs, parts = batch[0].inputs, []
+            started = time.monotonic()
+            loop = asyncio.get_running_loop()
+            outputs = await loop.run_in_executor(self._executor, self._execute, inputs)
+            compute = time.monotonic() - started
+            per_request = padding.unstack(self.config, outputs, parts) if self.config.batched else [outputs]
+            self._observer.on_batch(rows, compute)
+            for pending, result in zip(batch, per_request):
+                if not pending.future.done():
+                    pending.future.set_result(Result(result, started - pending.enqueued, compute, rows))
+        except Exception as exc:  # fan the error out to every request of the batch
+            error = exc if isinstance(exc, ServiceError) else ModelExecutionError(
+                f"model {self.config.name!r} failed: {exc}"
+            )
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(error)
+        finally:
+            self._running -= 1
+            self._signal.set()

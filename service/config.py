@@ -1,0 +1,184 @@
+"""The model configuration declared next to each model (`<repo>/<name>/config.json`).
+
+It follows Triton's vocabulary (max_batch_size, dynamic_batching, dims without
+the batch axis, -1 for variable) so users can read it without our docs.
+Variable-length inputs name their axes: every input axis with the same name is
+padded to the longest in a batch and outputs with that axis name are cut back.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .datatypes import DATATYPES
+from .errors import ServiceError
+
+CONFIG_FILENAME = "config.json"
+
+
+class ConfigError(ServiceError):
+    """A config file is missing, unreadable or inconsistent; the model is unavailable."""
+
+
+class TensorSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    datatype: str
+    dims: list[int]
+    axis_names: list[str | None] | None = None
+    pad_value: float = 0.0
+    # Per-tensor override of the model's NaN/Inf policy (inputs only).
+    allow_nonfinite: bool | None = None
+    description: str = ""
+
+    @field_validator("datatype")
+    @classmethod
+    def _known_datatype(cls, value: str) -> str:
+        if value not in DATATYPES:
+            raise ValueError(f"datatype must be one of {list(DATATYPES)}, got {value!r}")
+        return value
+
+    @field_validator("dims")
+    @classmethod
+    def _valid_dims(cls, dims: list[int]) -> list[int]:
+        bad = [d for d in dims if d < -1 or d == 0]
+        if bad:
+            raise ValueError(f"dims must be positive or -1 (variable), got {dims}")
+        return dims
+
+    @model_validator(mode="after")
+    def _axis_names_match_dims(self) -> TensorSpec:
+        if self.axis_names is None:
+            return self
+        if len(self.axis_names) != len(self.dims):
+            raise ValueError(
+                f"axis_names has {len(self.axis_names)} entries but dims has {len(self.dims)}"
+            )
+        for dim, axis in zip(self.dims, self.axis_names):
+            if axis is not None and dim != -1:
+                raise ValueError(f"axis {axis!r} is named but its dim is {dim}, not -1")
+        return self
+
+    def axis_name(self, index: int) -> str | None:
+        return None if self.axis_names is None else self.axis_names[index]
+
+    @property
+    def variable(self) -> bool:
+        return -1 in self.dims
+
+
+class DynamicBatching(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Only used while the runtime is busy: an idle model dispatches at once.
+    max_queue_delay_microseconds: int = Field(500, ge=0)
+    max_queue_size: int = Field(1024, gt=0)
+    # Concurrent executions of this model (Triton's instance_group count).
+    instance_count: int = Field(1, ge=1, le=16)
+
+
+class Warmup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_sizes: list[int] = [1]
+    sequence_length: int = Field(8, ge=1)
+
+
+class VersionPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    all: dict[str, Any] | None = None
+    latest: int | None = Field(None, ge=1)
+    specific: list[int] | None = None
+
+    def select(self, available: list[int]) -> list[int]:
+        ordered = sorted(available)
+        if self.specific is not None:
+            return [v for v in ordered if v in self.specific]
+        if self.latest is not None:
+            return ordered[-self.latest :]
+        return ordered
+
+
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+    platform: str = "onnx_onnxv1"
+    description: str = ""
+    max_batch_size: int = Field(0, ge=0)
+    dynamic_batching: DynamicBatching = DynamicBatching()
+    input: list[TensorSpec] = Field(min_length=1)
+    output: list[TensorSpec] = Field(min_length=1)
+    warmup: Warmup = Warmup()
+    version_policy: VersionPolicy = VersionPolicy()
+    allow_nonfinite: bool = False
+    labels: list[str] = []
+    preprocessing: dict[str, Any] = {}
+    postprocessing: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
+
+    @field_validator("platform")
+    @classmethod
+    def _onnx_only(cls, value: str) -> str:
+        if value != "onnx_onnxv1":
+            raise ValueError(f"platform must be 'onnx_onnxv1', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelConfig:
+        for kind, specs in (("input", self.input), ("output", self.output)):
+            names = [s.name for s in specs]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {kind} names: {dupes}")
+        input_axes = {a for s in self.input for a in (s.axis_names or []) if a}
+        for spec in self.output:
+            unknown = {a for a in (spec.axis_names or []) if a} - input_axes
+            if unknown:
+                raise ValueError(
+                    f"output {spec.name!r} names axes {sorted(unknown)} that no input declares"
+                )
+        too_big = [b for b in self.warmup.batch_sizes if self.max_batch_size and b > self.max_batch_size]
+        if too_big:
+            raise ValueError(f"warmup batch sizes {too_big} exceed max_batch_size {self.max_batch_size}")
+        return self
+
+    def input_spec(self, name: str) -> TensorSpec | None:
+        return next((s for s in self.input if s.name == name), None)
+
+    def output_spec(self, name: str) -> TensorSpec | None:
+        return next((s for s in self.output if s.name == name), None)
+
+    @property
+    def batched(self) -> bool:
+        return self.max_batch_size > 0
+
+
+def load_model_config(model_dir: Path) -> ModelConfig:
+    """Read and validate `<model_dir>/config.json`; raise ConfigError naming the problem."""
+    path = Path(model_dir) / CONFIG_FILENAME
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"model {model_dir.name!r}: missing {CONFIG_FILENAME}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"model {model_dir.name!r}: unreadable {CONFIG_FILENAME}: {exc}") from None
+    try:
+        config = ModelConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"model {model_dir.name!r}: invalid {CONFIG_FILENAME}: {problems}") from None
+    if config.name != model_dir.name:
+        raise ConfigError(
+            f"model {model_dir.name!r}: config name must equal the folder name "
+            f"{model_dir.name!r}, got {config.name!r}"
+        )
+    return config

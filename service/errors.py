@@ -1,0 +1,106 @@
+"""One exception hierarchy for the whole service.
+
+    ServiceError
+    ├── ClientError                 4xx: the caller can fix it
+    │   ├── InvalidInput            400  malformed tensor, wrong shape/datatype, bad binary header
+    │   ├── Unauthorized            401  missing or wrong API key / admin token
+    │   ├── Forbidden               403  admin endpoints while no admin token is configured
+    │   ├── NotFound                404  unknown model or version
+    │   ├── PayloadTooLarge         413  body, tensor or item count over a configured limit
+    │   └── Unprocessable           422  well-formed but semantically invalid (unknown label, ...)
+    ├── Overloaded                  503  queue full: retry later (carries Retry-After)
+    ├── ModelUnavailable            503  model known but not ready (loading, failed, unloaded)
+    ├── ShuttingDown                503  the server is draining
+    ├── DeadlineExceeded            504  the request's timeout passed before it ran
+    └── ModelExecutionError         500  the runtime failed on valid input
+
+Inference code raises these without knowing HTTP; the API layer maps them with
+`STATUS_CODES` in one place.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of every error the service reports to a caller."""
+
+    retry_after: float | None = None
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if retry_after is not None:
+            self.retry_after = retry_after
+
+
+class ClientError(ServiceError):
+    pass
+
+
+class InvalidInput(ClientError):
+    pass
+
+
+class Unauthorized(ClientError):
+    pass
+
+
+class Forbidden(ClientError):
+    pass
+
+
+class NotFound(ClientError):
+    pass
+
+
+class PayloadTooLarge(ClientError):
+    pass
+
+
+class Unprocessable(ClientError):
+    pass
+
+
+class Overloaded(ServiceError):
+    retry_after = 1.0
+
+
+class ModelUnavailable(ServiceError):
+    retry_after = 5.0
+
+
+class ShuttingDown(ServiceError):
+    retry_after = 5.0
+
+
+class DeadlineExceeded(ServiceError):
+    pass
+
+
+class ModelExecutionError(ServiceError):
+    pass
+
+
+# Most specific class first: lookup walks the MRO of the raised exception.
+STATUS_CODES: dict[type[ServiceError], int] = {
+    InvalidInput: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    PayloadTooLarge: 413,
+    Unprocessable: 422,
+    ClientError: 400,
+    Overloaded: 503,
+    ModelUnavailable: 503,
+    ShuttingDown: 503,
+    DeadlineExceeded: 504,
+    ModelExecutionError: 500,
+    ServiceError: 500,
+}
+
+
+def status_code_for(exc: ServiceError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return 500

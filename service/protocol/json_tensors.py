@@ -1,0 +1,99 @@
+"""Decoding and encoding Open Inference Protocol tensors carried as JSON.
+
+`data` may be flat (row-major) or nested. Values are never coerced lossily:
+1.5 is not an INT64, true is not an FP32, 300 is not a UINT8.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..datatypes import DATATYPES, numpy_dtype
+from ..errors import InvalidInput
+
+
+def check_shape(name: str, shape: Any) -> list[int]:
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
+        raise InvalidInput(f"input {name!r}: 'shape' must be a list of integers, got {shape!r}")
+    if any(d < 0 for d in shape):
+        raise InvalidInput(f"input {name!r}: 'shape' must not contain negative dims, got {shape}")
+    return shape
+
+
+def check_datatype(name: str, datatype: Any) -> str:
+    if datatype not in DATATYPES:
+        raise InvalidInput(f"input {name!r}: 'datatype' must be one of {list(DATATYPES)}, got {datatype!r}")
+    return datatype
+
+
+def _to_numeric(name: str, datatype: str, values: np.ndarray) -> np.ndarray:
+    target = numpy_dtype(datatype)
+    kind = values.dtype.kind
+    if datatype == "BOOL":
+        if kind != "b":
+            raise InvalidInput(f"input {name!r}: BOOL data must be true/false, got {values.dtype.name} values")
+        return values
+    if kind not in "iuf":
+        raise InvalidInput(f"input {name!r}: {datatype} data must be numbers, got {values.dtype.name} values")
+    if target.kind == "f":
+        converted = values.astype(target)
+        if not np.isfinite(converted[np.isfinite(values)]).all():
+            raise InvalidInput(f"input {name!r}: values overflow {datatype}")
+        return converted
+    if kind == "f" and not (np.isfinite(values).all() and (values == np.round(values)).all()):
+        raise InvalidInput(f"input {name!r}: {datatype} data must be integers, got non-integral numbers")
+    info = np.iinfo(target)
+    if values.size and (values.min() < info.min or values.max() > info.max):
+        raise InvalidInput(f"input {name!r}: values out of range for {datatype} [{info.min}, {info.max}]")
+    return values.astype(target)
+
+
+def decode_json_data(name: str, datatype: str, shape: list[int], data: Any) -> np.ndarray:
+    """Turn a JSON `data` field into an array of `shape`, checking the element count."""
+    expected = math.prod(shape)
+    if not isinstance(data, list):
+        raise InvalidInput(f"input {name!r}: 'data' must be a JSON array, got {type(data).__name__}")
+    if datatype == "BYTES":
+        flat = _flatten(name, data)
+        if not all(isinstance(v, str) for v in flat):
+            raise InvalidInput(f"input {name!r}: BYTES data must be strings")
+        values = np.empty(len(flat), dtype=object)
+        values[:] = [v.encode("utf-8") for v in flat]
+    else:
+        try:
+            values = np.asarray(data)
+        except ValueError:
+            raise InvalidInput(f"input {name!r}: nested 'data' is ragged; expected shape {shape}") from None
+        if values.dtype == object or values.dtype.kind in "US":
+            raise InvalidInput(f"input {name!r}: {datatype} data must be a (nested) array of numbers")
+        values = _to_numeric(name, datatype, values.reshape(-1))
+    if values.size != expected:
+        raise InvalidInput(
+            f"input {name!r}: shape {shape} needs {expected} elements, but 'data' has {values.size}"
+        )
+    return values.reshape(shape)
+
+
+def _flatten(name: str, data: list, depth: int = 0) -> list:
+    if depth > 32:
+        raise InvalidInput(f"input {name!r}: 'data' nests deeper than 32 levels")
+    flat: list = []
+    for item in data:
+        if isinstance(item, list):
+            flat.extend(_flatten(name, item, depth + 1))
+        else:
+            flat.append(item)
+    return flat
+
+
+def encode_json_data(array: np.ndarray) -> Any:
+    """Row-major flat data, as the spec's canonical form. orjson serialises numpy directly."""
+    flat = np.ascontiguousarray(array).reshape(-1)
+    if flat.dtype == object:
+        return [v.decode("utf-8", errors="replace") if isinstance(v, bytes) else str(v) for v in flat]
+    if flat.dtype == np.float16:
+        return flat.astype(np.float32)
+    return flat

@@ -1,0 +1,271 @@
+"""The model repository: discovery, load/reload/unload, version routing, inference entry.
+
+Layout (Triton's): `<root>/<name>/config.json` and `<root>/<name>/<version>/model.onnx`.
+A broken model is marked UNAVAILABLE with its reason; it never takes others down.
+A reload builds and warms the new versions *before* they take traffic; the old
+ones then drain their queues in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from .batching import Batcher, Result
+from .config import ConfigError, ModelConfig, load_model_config
+from .errors import ModelUnavailable, NotFound, ServiceError, ShuttingDown, status_code_for
+from .metrics import Metrics
+from .runtime import OrtRuntime
+from .settings import Settings
+from .validation import check_inputs
+
+log = logging.getLogger(__name__)
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+MODEL_FILE = "model.onnx"
+
+
+class State(str, Enum):
+    LOADING = "LOADING"
+    READY = "READY"
+    UNAVAILABLE = "UNAVAILABLE"
+    UNLOADED = "UNLOADED"
+
+
+@dataclass
+class ModelVersion:
+    name: str
+    version: int
+    config: ModelConfig
+    state: State = State.LOADING
+    reason: str = ""
+    runtime: OrtRuntime | None = None
+    batcher: Batcher | None = None
+    executor: ThreadPoolExecutor | None = None
+
+    @property
+    def provider(self) -> str | None:
+        return self.runtime.provider if self.runtime else None
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    config: ModelConfig | None = None
+    versions: dict[int, ModelVersion] = field(default_factory=dict)
+    state: State = State.LOADING
+    reason: str = ""
+
+    def latest_ready(self) -> ModelVersion | None:
+        ready = [v for v in self.versions.values() if v.state is State.READY]
+        return max(ready, key=lambda v: v.version) if ready else None
+
+
+def version_dirs(model_dir: Path) -> list[int]:
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit() and int(p.name) > 0)
+
+
+class ModelRepository:
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.root = Path(settings.repository)
+        self.settings = settings
+        self.metrics = metrics
+        self.models: dict[str, ModelEntry] = {}
+        self.startup_done = False
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._draining: set[asyncio.Task] = set()
+
+    # -- discovery and loading ------------------------------------------------
+
+    def discover(self) -> list[str]:
+        if not self.root.is_dir():
+            log.error("model repository not found", extra={"repository": str(self.root)})
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and NAME_PATTERN.match(p.name))
+
+    async def load_all(self) -> None:
+        await asyncio.gather(*(self.load(name) for name in self.discover()), return_exceptions=True)
+        self.startup_done = True
+
+    def _build_version(self, config: ModelConfig, version: int) -> ModelVersion:
+        """Blocking: create the session, check it against the config, warm it up."""
+        mv = ModelVersion(config.name, version, config)
+        path = self.root / config.name / str(version) / MODEL_FILE
+        try:
+            if not path.is_file():
+                raise ConfigError(f"model {config.name!r} version {version}: missing {MODEL_FILE}")
+            mv.runtime = OrtRuntime(path, config, self.settings)
+            if self.settings.warmup:
+                mv.runtime.warmup()
+            mv.state = State.READY
+        except ServiceError as exc:
+            mv.state, mv.reason = State.UNAVAILABLE, exc.message
+        except Exception as exc:  # a crash while warming up must not take the server down
+            mv.state, mv.reason = State.UNAVAILABLE, f"model {config.name!r} version {version}: {exc}"
+        return mv
+
+    def _start(self, mv: ModelVersion) -> None:
+        assert mv.runtime is not None
+        knobs = mv.config.dynamic_batching
+        mv.executor = ThreadPoolExecutor(knobs.instance_count, thread_name_prefix=f"ort-{mv.name}")
+        mv.batcher = Batcher(
+            mv.config, mv.runtime.run, mv.executor,
+            disable_batching=self.settings.disable_batching,
+            observer=self.metrics.observer(mv.name, str(mv.version)),
+        )
+        mv.batcher.start()
+        self.metrics.set_model_info(mv.name, str(mv.version), mv.provider)
+
+    async def load(self, name: str) -> ModelEntry:
+        """Load or reload `name`; new versions are warm before they take traffic."""
+        if name not in self.discover():
+            raise NotFound(f"model {name!r} is not in the repository; available: {self.discover()}")
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            old = self.models.get(name)
+            try:
+                config = load_model_config(self.root / name)
+                wanted = config.version_policy.select(version_dirs(self.root / name))
+                if not wanted:
+                    raise ConfigError(f"model {name!r}: no version folders (positive integers) found")
+            except ServiceError as exc:
+                log.error("model unavailable", extra={"model": name, "reason": exc.message})
+                if old is None or old.latest_ready() is None:
+                    self.models[name] = ModelEntry(name, state=State.UNAVAILABLE, reason=exc.message)
+                else:
+                    old.reason = f"reload failed, still serving the previous load: {exc.message}"
+                raise
+            versions = await asyncio.gather(*(asyncio.to_thread(self._build_version, config, v) for v in wanted))
+            entry = ModelEntry(name, config, {mv.version: mv for mv in versions})
+            for mv in versions:
+                if mv.state is State.READY:
+                    self._start(mv)
+                    log.info("model ready", extra={"model": name, "version": mv.version, "provider": mv.provider})
+                else:
+                    log.error("model unavailable", extra={"model": name, "version": mv.version, "reason": mv.reason})
+            if entry.latest_ready() is not None:
+                entry.state = State.READY
+            else:
+                entry.state = State.UNAVAILABLE
+                entry.reason = "; ".join(mv.reason for mv in versions)
+            self.models[name] = entry  # the switch: new requests now reach the new versions
+            if old is not None:
+                self._drain_later(old, keep=entry)
+            return entry
+
+    async def unload(self, name: str) -> None:
+        self._check_name(name)
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            entry = self.models.get(name)
+            if entry is None or entry.state is State.UNLOADED:
+                raise NotFound(f"model {name!r} is not loaded")
+            self.models[name] = ModelEntry(name, entry.config, state=State.UNLOADED, reason="unloaded by an admin")
+            self._drain_later(entry, keep=None)
+
+    def _drain_later(self, old: ModelEntry, keep: ModelEntry | None) -> None:
+        async def drain() -> None:
+            for mv in old.versions.values():
+                if mv.batcher is not None:
+                    await mv.batcher.close(self.settings.drain_timeout_s)
+                if mv.executor is not None:
+                    mv.executor.shutdown(wait=False)
+                still_served = keep is not None and keep.versions.get(mv.version, None) is not None
+                if not still_served:
+                    self.metrics.set_model_info(mv.name, str(mv.version), None)
+
+        task = asyncio.get_running_loop().create_task(drain())
+        self._draining.add(task)
+        task.add_done_callback(self._draining.discard)
+
+    # -- lookup ---------------------------------------------------------------
+
+    def _check_name(self, name: str) -> None:
+        if not NAME_PATTERN.match(name):
+            raise NotFound(f"model name {name!r} is not valid; names match {NAME_PATTERN.pattern}")
+
+    def entry(self, name: str) -> ModelEntry:
+        self._check_name(name)
+        entry = self.models.get(name)
+        if entry is None:
+            raise NotFound(f"unknown model {name!r}; available: {sorted(self.models)}")
+        return entry
+
+    def get(self, name: str, version: str | None = None) -> ModelVersion:
+        entry = self.entry(name)
+        if version is None:
+            mv = entry.latest_ready()
+            if mv is None:
+                raise ModelUnavailable(f"model {name!r} is {entry.state.value}: {entry.reason or 'no ready version'}")
+            return mv
+        if not version.isdigit() or int(version) not in entry.versions:
+            raise NotFound(f"model {name!r} has no version {version!r}; versions: {sorted(entry.versions)}")
+        mv = entry.versions[int(version)]
+        if mv.state is not State.READY or entry.state is State.UNLOADED:
+            raise ModelUnavailable(f"model {name!r} version {version} is {mv.state.value}: {mv.reason}")
+        return mv
+
+    def ready(self) -> bool:
+        states = [e.state for e in self.models.values()]
+        if not self.startup_done or State.LOADING in states:
+            return False
+        if self.settings.strict_readiness and State.UNAVAILABLE in states:
+            return False
+        return State.READY in states
+
+    def index(self) -> list[dict]:
+        rows = []
+        for name in sorted(set(self.discover()) | set(self.models)):
+            entry = self.models.get(name)
+            if entry is None:
+                rows.append({"name": name, "state": State.UNLOADED.value, "reason": "not loaded"})
+                continue
+            versions = entry.versions.values() or [None]
+            for mv in versions:
+                rows.append({
+                    "name": name,
+                    "version": None if mv is None else str(mv.version),
+                    "state": (entry.state if mv is None or entry.state is State.UNLOADED else mv.state).value,
+                    "reason": entry.reason if mv is None else mv.reason,
+                })
+        return rows
+
+    # -- inference ------------------------------------------------------------
+
+    async def infer(
+        self, name: str, version: str | None, inputs: dict[str, np.ndarray], timeout_s: float | None = None
+    ) -> tuple[ModelVersion, Result]:
+        """Validate, queue and await one request; record metrics on every path."""
+        started = time.monotonic()
+        mv = self.get(name, version)
+        for attempt in range(2):
+            try:
+                check_inputs(mv.config, inputs, max_elements=self.settings.max_tensor_elements)
+                assert mv.batcher is not None
+                result = await mv.batcher.submit(inputs, timeout_s or self.settings.default_timeout_s)
+            except ShuttingDown:
+                # A reload swapped this version out between lookup and submit: retry on the new one.
+                current = self.get(name, version)
+                if attempt == 0 and current is not mv:
+                    mv = current
+                    continue
+                self.metrics.record_failure(name, str(mv.version), "503")
+                raise
+            except ServiceError as exc:
+                self.metrics.record_failure(name, str(mv.version), str(status_code_for(exc)))
+                raise
+            self.metrics.record_success(name, str(mv.version), result, time.monotonic() - started)
+            return mv, result
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        """Drain every model (SIGTERM path): finish what was accepted, then stop."""
+        for entry in list(self.models.values()):
+            self._drain_later(entry, keep=None)
+        if self._draining:
+            await asyncio.gather(*self._draining, return_exceptions=True)

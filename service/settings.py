@@ -1,0 +1,68 @@
+"""Service settings, read from ORTSERVE_* environment variables.
+
+Read through `get_settings()` instead of at import time so tests (and the CLI)
+can build their own `Settings` and hand it to `create_app`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REPOSITORY = PROJECT_ROOT / "models" / "repository"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORTSERVE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    repository: Path = DEFAULT_REPOSITORY
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool = True
+
+    # Runtime. `auto` takes CUDA only when onnxruntime has it *and* a session
+    # really obtains it; `cuda` refuses to serve a model that fell back to CPU.
+    provider: Literal["auto", "cuda", "cpu"] = "auto"
+    cuda_device_id: int = 0
+    # 0 lets onnxruntime pick (one thread per physical core).
+    intra_op_threads: int = Field(0, ge=0)
+    inter_op_threads: int = Field(0, ge=0)
+    graph_optimization_level: Literal["disable", "basic", "extended", "all"] = "all"
+    # Spinning burns CPU between runs for lower latency; on a shared 2-core box it
+    # steals cycles from the HTTP workers, so it is off unless asked for.
+    allow_spinning: bool = False
+    warmup: bool = True
+
+    # Batching. Disabling forces one request per execution (benchmarks compare both).
+    disable_batching: bool = False
+    default_timeout_s: float = Field(30.0, gt=0)
+
+    # Limits: every one of them answers 413/422 with the limit and the value received.
+    max_body_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    max_tensor_elements: int = Field(16 * 1024 * 1024, gt=0)
+    max_items_per_request: int = Field(256, gt=0)
+    max_text_length: int = Field(1024, gt=0)
+    max_json_depth: int = Field(32, gt=0)
+
+    # Security: both off by default; constant-time comparison in the API layer.
+    api_key: str | None = None
+    admin_token: str | None = None
+    cors_origins: list[str] = []
+
+    # Readiness: by default a broken model does not fail the whole server's
+    # readiness (the others keep serving; its own ready endpoint says why).
+    strict_readiness: bool = False
+
+    # Shutdown: how long accepted work may take to drain after SIGTERM.
+    drain_timeout_s: float = Field(30.0, ge=0)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,227 @@
+"""The batcher in plain asyncio: no server, no ONNX Runtime; `execute` is a Python function."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from service.batching import Batcher
+from service.config import ModelConfig
+from service.errors import DeadlineExceeded, InvalidInput, ModelExecutionError, Overloaded, ShuttingDown
+
+CONFIG = ModelConfig.model_validate({
+    "name": "m",
+    "max_batch_size": 4,
+    "dynamic_batching": {"max_queue_delay_microseconds": 50_000, "max_queue_size": 6},
+    "input": [{"name": "x", "datatype": "FP32", "dims": [2]}],
+    "output": [{"name": "y", "datatype": "FP32", "dims": [2]}],
+})
+
+
+class Recorder:
+    """execute() that doubles x, records batch sizes, and can be held to simulate a busy model."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.batches: list[int] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.fail = fail
+
+    def __call__(self, inputs):
+        self.gate.wait(5)
+        self.batches.append(inputs["x"].shape[0])
+        if self.fail:
+            raise RuntimeError("boom")
+        return {"y": inputs["x"] * 2}
+
+
+def x(value: float, rows: int = 1) -> dict:
+    return {"x": np.full((rows, 2), value, dtype=np.float32)}
+
+
+@pytest.fixture
+def executor():
+    with ThreadPoolExecutor(2) as pool:
+        yield pool
+
+
+async def started(batcher: Batcher) -> Batcher:
+    batcher.start()
+    return batcher
+
+
+async def test_idle_model_dispatches_at_once(executor):
+    rec = Recorder()
+    batcher = await started(Batcher(CONFIG, rec, executor))
+    t0 = time.monotonic()
+    result = await batcher.submit(x(1.0))
+    elapsed = time.monotonic() - t0
+    # The queue delay is 50 ms; an idle model must not wait for it.
+    assert elapsed < 0.04
+    assert result.batch_rows == 1
+    np.testing.assert_array_equal(result.outputs["y"], [[2.0, 2.0]])
+    await batcher.close(1)
+
+
+async def test_batch_grows_while_busy_and_closes_on_size(executor):
+    rec = Recorder()
+    batcher = await started(Batcher(CONFIG, rec, executor))
+    rec.gate.clear()
+    first = asyncio.ensure_future(batcher.submit(x(0.0)))
+    await asyncio.sleep(0.01)  # first batch is now running (held by the gate)
+    rest = [asyncio.ensure_future(batcher.submit(x(float(i)))) for i in range(1, 6)]
+    await asyncio.sleep(0.01)
+    rec.gate.set()
+    results = await asyncio.gather(first, *rest)
+    # 1 alone, then a full batch of 4, then the leftover 1.
+    assert rec.batches == [1, 4, 1]
+    for i, result in enumerate(results):
+        np.testing.assert_array_equal(result.outputs["y"], [[2.0 * i, 2.0 * i]])
+    await batcher.close(1)
+
+
+async def test_batch_closes_on_delay_counted_from_first_request():
+    config = CONFIG.model_copy(update={"dynamic_batching": CONFIG.dynamic_batching.model_copy(
+        update={"instance_count": 2, "max_queue_delay_microseconds": 30_000})})
+    rec = Recorder()
+    slow_gate = threading.Event()
+
+    def execute(inputs):
+        if inputs["x"][0, 0] < 0:  # the "long" request keeps one instance busy
+            slow_gate.wait(5)
+        return rec(inputs)
+
+    with ThreadPoolExecutor(2) as pool:
+        batcher = await started(Batcher(config, execute, pool))
+        busy = asyncio.ensure_future(batcher.submit(x(-1.0)))
+        await asyncio.sleep(0.01)
+        t0 = time.monotonic()
+        a = asyncio.ensure_future(batcher.submit(x(1.0)))
+        await asyncio.sleep(0.01)
+        b = asyncio.ensure_future(batcher.submit(x(2.0)))
+        ra, rb = await asyncio.gather(a, b)
+        waited = time.monotonic() - t0
+        # The second instance was free, but something was running, so the batch
+        # waited for the delay (30 ms from the first request) and took both.
+        assert ra.batch_rows == 2 and rb.batch_rows == 2
+        assert 0.025 <= waited < 0.5
+        slow_gate.set()
+        await busy
+        await batcher.close(1)
+
+
+async def test_model_error_fans_out_to_every_request(executor):
+    rec = Recorder(fail=True)
+    batcher = await started(Batcher(CONFIG, rec, executor))
+    rec.gate.clear()
+    futures = [asyncio.ensure_future(batcher.submit(x(float(i)))) for i in range(3)]
+    await asyncio.sleep(0.01)
+    rec.gate.set()
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    assert all(isinstance(r, ModelExecutionError) for r in results)
+    assert "boom" in str(results[0])
+    await batcher.close(1)
+
+
+async def test_cancelled_request_is_dropped_before_it_runs(executor):
+    rec = Recorder()
+    batcher = await started(Batcher(CONFIG, rec, executor))
+    rec.gate.clear()
+    running = asyncio.ensure_future(batcher.submit(x(1.0)))
+    await asyncio.sleep(0.01)
+    doomed = asyncio.ensure_future(batcher.submit(x(7.0)))
+    kept = asyncio.ensure_future(batcher.submit(x(3.0)))
+    await asyncio.sleep(0.01)
+    doomed.cancel()
+    rec.gate.set()
+    await asyncio.gather(running, kept)
+    assert rec.batches == [1, 1]  # the cancelled request never reached the model
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+    await batcher.close(1)
+
+
+async def test_full_queue_rejects_with_retry_after(executor):
+    rec = Recorder()
+    batcher = await started(Batcher(CONFIG, rec, executor))
+    rec.gate.clear()
+    first = asyncio.ensure_future(batcher.submit(x(0.0)))
+    await asyncio.sleep(0.01)
+    queued = [asyncio.ensure_future(batcher.submit(x(1.0))) for _ in range(6)]
+    await asyncio.sleep(0)
+    with pytest.raises(Overloaded) as info:
+        await batcher.submit(x(2.0))
+    assert "queue is full (max_queue_size=6)" in str(info.value)
+    assert info.value.retry_after == 1.0
+    rec.gate.set()
+    await asyncio.gather(first, *queued)
+    await batcher.close(1)
+
+
+async def test_deadline_expires_in_queue(executor):
+    rec = Recorder()
+    batcher = await started(Batcher(CONFIG, rec, executor))
+    rec.gate.clear()
+    first = asyncio.ensure_future(batcher.submit(x(0.0)))
+    await asyncio.sleep(0.01)
+    with pytest.raises(DeadlineExceeded, match="timed out after 0.02 s"):
+        await batcher.submit(x(1.0), timeout_s=0.02)
+    rec.gate.set()
+    await first
+    assert rec.batches == [1]  # the expired request was never computed
+    await batcher.close(1)
+
+
+async def test_oversized_request_is_rejected(executor):
+    batcher = await started(Batcher(CONFIG, Recorder(), executor))
+    with pytest.raises(InvalidInput, match="batch of 5 rows exceeds max_batch_size 4"):
+        await batcher.submit(x(1.0, rows=5))
+    await batcher.close(1)
+
+
+async def test_close_drains_accepted_then_refuses(executor):
+    rec = Recorder()
+    batcher = await started(Batcher(CONFIG, rec, executor))
+    rec.gate.clear()
+    accepted = [asyncio.ensure_future(batcher.submit(x(float(i)))) for i in range(5)]
+    await asyncio.sleep(0.01)
+    closing = asyncio.ensure_future(batcher.close(5))
+    await asyncio.sleep(0.01)
+    with pytest.raises(ShuttingDown):
+        await batcher.submit(x(9.0))
+    rec.gate.set()
+    results = await asyncio.gather(*accepted)
+    await closing
+    assert [r.outputs["y"][0, 0] for r in results] == [0.0, 2.0, 4.0, 6.0, 8.0]
+
+
+async def test_close_fails_what_cannot_drain_in_time(executor):
+    rec = Recorder()
+    batcher = await started(Batcher(CONFIG, rec, executor))
+    rec.gate.clear()
+    first = asyncio.ensure_future(batcher.submit(x(0.0)))
+    await asyncio.sleep(0.01)
+    stuck = asyncio.ensure_future(batcher.submit(x(1.0)))
+    await asyncio.sleep(0.01)
+    await batcher.close(0.05)
+    with pytest.raises(ShuttingDown, match="shut down before the request could run"):
+        await stuck
+    rec.gate.set()
+    await first
+
+
+async def test_disabled_batching_runs_one_request_per_execution(executor):
+    rec = Recorder()
+    batcher = await started(Batcher(CONFIG, rec, executor, disable_batching=True))
+    rec.gate.clear()
+    futures = [asyncio.ensure_future(batcher.submit(x(float(i)))) for i in range(4)]
+    await asyncio.sleep(0.01)
+    rec.gate.set()
+    await asyncio.gather(*futures)
+    assert rec.batches == [1, 1, 1, 1]
+    await batcher.close(1)

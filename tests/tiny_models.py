@@ -1,0 +1,104 @@
+"""Tiny ONNX models built with onnx.helper, with outputs known in closed form.
+
+Fixtures for the serving core's tests: they load in milliseconds and their
+results can be checked exactly, unlike the trained reference models.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+from onnx import TensorProto, helper
+
+OPSET = [helper.make_opsetid("", 17)]
+
+
+def _save(graph: onnx.GraphProto, path: Path) -> Path:
+    model = helper.make_model(graph, opset_imports=OPSET, ir_version=8)
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def affine_graph(scale: float = 2.0, offset: float = 1.0) -> onnx.GraphProto:
+    """y = x * scale + offset and z = x + x, on x of shape [batch, 4]."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
+    z = helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 4])
+    consts = [
+        helper.make_tensor("scale", TensorProto.FLOAT, [], [scale]),
+        helper.make_tensor("offset", TensorProto.FLOAT, [], [offset]),
+    ]
+    nodes = [
+        helper.make_node("Mul", ["x", "scale"], ["xs"]),
+        helper.make_node("Add", ["xs", "offset"], ["y"]),
+        helper.make_node("Add", ["x", "x"], ["z"]),
+    ]
+    return helper.make_graph(nodes, "affine", [x], [y, z], initializer=consts)
+
+
+def sequence_graph() -> onnx.GraphProto:
+    """frames [batch, time, 3], lengths [batch] -> total = sum over time, doubled = 2 * frames,
+    twice_lengths = 2 * lengths. Zero padding leaves `total` unchanged, as a masked model would."""
+    frames = helper.make_tensor_value_info("frames", TensorProto.FLOAT, ["batch", "time", 3])
+    lengths = helper.make_tensor_value_info("lengths", TensorProto.INT64, ["batch"])
+    total = helper.make_tensor_value_info("total", TensorProto.FLOAT, ["batch", 3])
+    doubled = helper.make_tensor_value_info("doubled", TensorProto.FLOAT, ["batch", "time", 3])
+    twice = helper.make_tensor_value_info("twice_lengths", TensorProto.INT64, ["batch"])
+    consts = [
+        helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("two_f", TensorProto.FLOAT, [], [2.0]),
+        helper.make_tensor("two_i", TensorProto.INT64, [], [2]),
+    ]
+    nodes = [
+        helper.make_node("ReduceSum", ["frames", "axes"], ["total"], keepdims=0),
+        helper.make_node("Mul", ["frames", "two_f"], ["doubled"]),
+        helper.make_node("Mul", ["lengths", "two_i"], ["twice_lengths"]),
+    ]
+    return helper.make_graph(nodes, "sequence", [frames, lengths], [total, doubled, twice], initializer=consts)
+
+
+AFFINE_CONFIG = {
+    "name": "affine",
+    "max_batch_size": 8,
+    "dynamic_batching": {"max_queue_delay_microseconds": 2000, "max_queue_size": 64},
+    "input": [{"name": "x", "datatype": "FP32", "dims": [4]}],
+    "output": [{"name": "y", "datatype": "FP32", "dims": [4]}, {"name": "z", "datatype": "FP32", "dims": [4]}],
+    "warmup": {"batch_sizes": [1, 8]},
+    "labels": ["a", "b", "c", "d"],
+}
+
+SEQUENCE_CONFIG = {
+    "name": "sequence",
+    "max_batch_size": 16,
+    "input": [
+        {"name": "frames", "datatype": "FP32", "dims": [-1, 3], "axis_names": ["time", None], "pad_value": 0.0},
+        {"name": "lengths", "datatype": "INT64", "dims": []},
+    ],
+    "output": [
+        {"name": "total", "datatype": "FP32", "dims": [3]},
+        {"name": "doubled", "datatype": "FP32", "dims": [-1, 3], "axis_names": ["time", None]},
+        {"name": "twice_lengths", "datatype": "INT64", "dims": []},
+    ],
+    "warmup": {"batch_sizes": [1, 4], "sequence_length": 5},
+}
+
+
+def write_model(repo: Path, config: dict, graph: onnx.GraphProto, versions: tuple[int, ...] = (1,)) -> Path:
+    model_dir = repo / config["name"]
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "config.json").write_text(json.dumps(config, indent=2))
+    for v in versions:
+        _save(graph, model_dir / str(v) / "model.onnx")
+    return model_dir
+
+
+def make_repository(root: Path) -> Path:
+    """affine (versions 1 and 2: offset 1 and 10) and sequence."""
+    write_model(root, AFFINE_CONFIG, affine_graph(offset=1.0), versions=(1,))
+    _save(affine_graph(offset=10.0), root / "affine" / "2" / "model.onnx")
+    write_model(root, SEQUENCE_CONFIG, sequence_graph())
+    return root
