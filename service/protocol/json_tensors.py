@@ -39,7 +39,8 @@ def _to_numeric(name: str, datatype: str, values: np.ndarray) -> np.ndarray:
     if kind not in "iuf":
         raise InvalidInput(f"input {name!r}: {datatype} data must be numbers, got {values.dtype.name} values")
     if target.kind == "f":
-        converted = values.astype(target)
+        with np.errstate(over="ignore"):  # overflow is detected just below, with a clear message
+            converted = values.astype(target)
         if not np.isfinite(converted[np.isfinite(values)]).all():
             raise InvalidInput(f"input {name!r}: values overflow {datatype}")
         return converted

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import numpy as np
+
+from service import padding
+from service.config import ModelConfig
+from tests.tiny_models import AFFINE_CONFIG, SEQUENCE_CONFIG
+
+SEQ = ModelConfig.model_validate(SEQUENCE_CONFIG)
+AFF = ModelConfig.model_validate(AFFINE_CONFIG)
+
+
+def seq_request(length: int, rows: int = 1, fill: float = 1.0) -> dict:
+    return {
+        "frames": np.full((rows, length, 3), fill, dtype=np.float32),
+        "lengths": np.full((rows,), length, dtype=np.int64),
+    }
+
+
+def test_stack_pads_named_axes_to_the_longest():
+    batch, parts = padding.stack(SEQ, [seq_request(2, fill=1.0), seq_request(5, rows=2, fill=3.0)])
+    assert batch["frames"].shape == (3, 5, 3)
+    np.testing.assert_array_equal(batch["frames"][0, 2:], 0.0)  # declared pad value
+    np.testing.assert_array_equal(batch["frames"][0, :2], 1.0)
+    np.testing.assert_array_equal(batch["lengths"], [2, 5, 5])
+    assert [(p.start, p.stop, p.lengths) for p in parts] == [(0, 1, {"time": 2}), (1, 3, {"time": 5})]
+
+
+def test_pad_value_is_taken_from_config():
+    config = ModelConfig.model_validate(
+        {**SEQUENCE_CONFIG, "input": [{**SEQUENCE_CONFIG["input"][0], "pad_value": -9.0}, SEQUENCE_CONFIG["input"][1]]}
+    )
+    batch, _ = padding.stack(config, [seq_request(1), seq_request(3)])
+    np.testing.assert_array_equal(batch["frames"][0, 1:], -9.0)
+
+
+def test_unstack_cuts_named_axes_back():
+    requests = [seq_request(2), seq_request(4, rows=2)]
+    batch, parts = padding.stack(SEQ, requests)
+    outputs = {
+        "doubled": batch["frames"] * 2,
+        "total": batch["frames"].sum(axis=1),
+        "twice_lengths": batch["lengths"] * 2,
+    }
+    first, second = padding.unstack(SEQ, outputs, parts)
+    assert first["doubled"].shape == (1, 2, 3)
+    assert second["doubled"].shape == (2, 4, 3)
+    np.testing.assert_array_equal(first["twice_lengths"], [4])
+    np.testing.assert_array_equal(second["total"], np.full((2, 3), 4.0))
+
+
+def test_results_are_copies_not_views_of_the_batch():
+    batch, parts = padding.stack(AFF, [{"x": np.ones((1, 4), np.float32)}, {"x": np.ones((1, 4), np.float32)}])
+    out = padding.unstack(AFF, {"y": batch["x"], "z": batch["x"]}, parts)
+    assert out[0]["y"].base is None
+
+
+def test_batch_key_ignores_named_axes_only():
+    assert padding.batch_key(SEQ, seq_request(2)) == padding.batch_key(SEQ, seq_request(7))
+    unnamed = ModelConfig.model_validate({**AFFINE_CONFIG, "input": [{"name": "x", "datatype": "FP32", "dims": [-1]}],
+                                          "output": [{"name": "y", "datatype": "FP32", "dims": [-1]}]})
+    assert padding.batch_key(unnamed, {"x": np.ones((1, 3))}) != padding.batch_key(unnamed, {"x": np.ones((1, 4))})
