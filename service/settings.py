@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     max_items_per_request: int = Field(256, gt=0)
     max_text_length: int = Field(1024, gt=0)
     max_json_depth: int = Field(32, gt=0)
+    # Numbers in one /attention JSON answer (layers x heads x seq x seq, twice with the BertViz block).
+    max_attention_elements: int = Field(1_000_000, gt=0)
 
     # Security: both off by default; constant-time comparison in the API layer.
     api_key: str | None = None

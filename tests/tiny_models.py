@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 OPSET = [helper.make_opsetid("", 17)]
 
@@ -40,9 +41,13 @@ def affine_graph(scale: float = 2.0, offset: float = 1.0) -> onnx.GraphProto:
     return helper.make_graph(nodes, "affine", [x], [y, z], initializer=consts)
 
 
-def sequence_graph() -> onnx.GraphProto:
+def sequence_graph(width: int = 768, layers: int = 4) -> onnx.GraphProto:
     """frames [batch, time, 3], lengths [batch] -> total = sum over time, doubled = 2 * frames,
-    twice_lengths = 2 * lengths. Zero padding leaves `total` unchanged, as a masked model would."""
+    twice_lengths = 2 * lengths, energy = sum of a tanh MLP over every frame.
+
+    Zero padding leaves `total` and `energy` unchanged (tanh(0 @ W) = 0), as a masked
+    model would. The MLP makes each execution take milliseconds, so concurrent
+    requests really queue and batches form in end-to-end tests."""
     frames = helper.make_tensor_value_info("frames", TensorProto.FLOAT, ["batch", "time", 3])
     lengths = helper.make_tensor_value_info("lengths", TensorProto.INT64, ["batch"])
     total = helper.make_tensor_value_info("total", TensorProto.FLOAT, ["batch", 3])
@@ -53,12 +58,29 @@ def sequence_graph() -> onnx.GraphProto:
         helper.make_tensor("two_f", TensorProto.FLOAT, [], [2.0]),
         helper.make_tensor("two_i", TensorProto.INT64, [], [2]),
     ]
+    energy = helper.make_tensor_value_info("energy", TensorProto.FLOAT, ["batch"])
+    rng = np.random.default_rng(0)  # fixture weights, not a trained model
+    consts += [
+        numpy_helper.from_array((rng.normal(size=(3, width)) * 0.5).astype(np.float32), "w_in"),
+        numpy_helper.from_array((rng.normal(size=(width, width)) / np.sqrt(width)).astype(np.float32), "w_hidden"),
+        helper.make_tensor("all_axes", TensorProto.INT64, [2], [1, 2]),
+    ]
     nodes = [
         helper.make_node("ReduceSum", ["frames", "axes"], ["total"], keepdims=0),
         helper.make_node("Mul", ["frames", "two_f"], ["doubled"]),
         helper.make_node("Mul", ["lengths", "two_i"], ["twice_lengths"]),
+        helper.make_node("MatMul", ["frames", "w_in"], ["h0_lin"]),
+        helper.make_node("Tanh", ["h0_lin"], ["h0"]),
     ]
-    return helper.make_graph(nodes, "sequence", [frames, lengths], [total, doubled, twice], initializer=consts)
+    for i in range(layers):
+        nodes += [
+            helper.make_node("MatMul", [f"h{i}", "w_hidden"], [f"h{i + 1}_lin"]),
+            helper.make_node("Tanh", [f"h{i + 1}_lin"], [f"h{i + 1}"]),
+        ]
+    nodes.append(helper.make_node("ReduceSum", [f"h{layers}", "all_axes"], ["energy"], keepdims=0))
+    return helper.make_graph(
+        nodes, "sequence", [frames, lengths], [total, doubled, twice, energy], initializer=consts
+    )
 
 
 AFFINE_CONFIG = {
@@ -82,6 +104,7 @@ SEQUENCE_CONFIG = {
         {"name": "total", "datatype": "FP32", "dims": [3]},
         {"name": "doubled", "datatype": "FP32", "dims": [-1, 3], "axis_names": ["time", None]},
         {"name": "twice_lengths", "datatype": "INT64", "dims": []},
+        {"name": "energy", "datatype": "FP32", "dims": []},
     ],
     "warmup": {"batch_sizes": [1, 4], "sequence_length": 5},
 }

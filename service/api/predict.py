@@ -1,0 +1,228 @@
+"""POST /v2/models/{m}[/versions/{v}]/predict: images, sequences and text in; labels out.
+
+One endpoint per model; what it accepts and answers follows the model's declared
+`preprocessing` and `postprocessing` (see service/preprocess.py and postprocess.py):
+
+- JSON for every model: {"images": [...]} (preprocessed pixel arrays) or
+  {"images_b64": [...]} (base64 PNG/JPEG), {"frames": [[...]]} or {"sequences": [...]},
+  {"text": "..."} or {"text": [...]}.
+- Image models also take multipart uploads (field `file`, repeatable) and raw
+  `image/png` / `image/jpeg` bodies.
+
+Each item is queued on its own (one repo.infer per item, in order), so items
+batch with other requests' items. Autoencoders (postprocessing type "image")
+answer a PNG for a single upload, JSON otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any, Literal
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .. import preprocess
+from ..errors import InvalidInput, PayloadTooLarge, Unprocessable
+from ..postprocess import Postprocessing, image_array, to_png
+from ..repository import ModelRepository
+from ..settings import Settings
+from .deps import ApiKey, AppSettings, Repo, unless_disconnected
+
+router = APIRouter(tags=["friendly endpoints"], dependencies=[ApiKey])
+
+ITEM_FIELDS = {"image": ("images", "images_b64"), "sequence": ("frames", "sequences"), "text": ("text",)}
+
+
+class PredictRequest(BaseModel):
+    """Exactly one of images, images_b64, frames, sequences, text."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"text": ["Montag", "poniedziałek"], "top_k": 3, "threshold": 0.5},
+        {"frames": [[0.1] * 12, [0.2] * 12, [0.3] * 12]},
+        {"images": [[[[0.0] * 8] * 8]], "top_k": 3},
+        {"images_b64": ["iVBORw0KGgo..."]},
+    ]})
+
+    images: list[Any] | None = Field(None, description=(
+        "Image models: already-preprocessed pixel arrays, one per item, shaped like the model's input "
+        "(e.g. [1, 8, 8], or [8, 8] for one channel), values as in training (e.g. [0, 1], ink bright)."))
+    images_b64: list[str] | None = Field(None, description="Image models: base64 PNG/JPEG files (data: URLs allowed).")
+    frames: list[list[float]] | None = Field(None, description="Sequence models: one sequence, [time][channels].")
+    sequences: list[list[list[float]]] | None = Field(None, description="Sequence models: several sequences.")
+    text: str | list[str] | None = Field(None, description="Text models: one string or a list of strings.")
+    top_k: int | None = Field(None, ge=1, le=1000, description="How many labels to rank (default from config).")
+    threshold: float | None = Field(None, ge=0.0, le=1.0, description="Multi-label cut-off (default from config).")
+    format: Literal["json", "png"] | None = Field(None, description="Image-output models: png (one item) or json.")
+    upscale: int = Field(1, ge=1, le=64, description="Image-output models: integer PNG enlargement (nearest).")
+    timeout_s: float | None = Field(None, gt=0, le=600, description="Give up after this many seconds (504).")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PredictRequest:
+        given = [f for fields in ITEM_FIELDS.values() for f in fields if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise ValueError(f"send exactly one of {[f for v in ITEM_FIELDS.values() for f in v]}, received {given}")
+        return self
+
+
+def _openapi() -> dict:
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": PredictRequest.model_json_schema()},
+            "multipart/form-data": {"schema": {"type": "object", "properties": {
+                "file": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
+            "image/png": binary,
+            "image/jpeg": binary,
+        }},
+        "responses": {
+            "200": {"description": "Labels with probabilities; image-output models may answer image/png",
+                    "content": {"image/png": binary}},
+            "400": {"description": "Corrupt or non-image upload, wrong channels, NaN/Inf"},
+            "404": {"description": "Unknown model or version"},
+            "413": {"description": "Too many items, too long a text or sequence, too large an image"},
+            "422": {"description": "Invalid JSON body, empty text, field not taken by this model"},
+        },
+    }
+
+
+async def _parse(request: Request, settings: Settings) -> tuple[PredictRequest | None, list[tuple[bytes, str]]]:
+    """The JSON body, or the uploaded files as (bytes, where) pairs."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in ("", "application/json"):
+        try:
+            return PredictRequest.model_validate_json(await request.body()), []
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+    if ctype == "multipart/form-data":
+        form = await request.form(max_files=settings.max_items_per_request, max_fields=64)
+        try:
+            uploads = form.getlist("file")
+            if not uploads:
+                raise Unprocessable(f"multipart field 'file' is missing; received fields {sorted(form.keys())}")
+            files = []
+            for i, upload in enumerate(uploads):
+                if isinstance(upload, str):
+                    raise InvalidInput(f"file[{i}]: expected a file upload, received a text field")
+                files.append((await upload.read(), f"file[{i}] ({upload.filename!r})"))
+            return None, files
+        finally:
+            await form.close()
+    if ctype.startswith("image/") or ctype == "application/octet-stream":
+        return None, [(await request.body(), "body")]
+    raise InvalidInput(
+        f"unsupported Content-Type {ctype!r}; expected application/json, multipart/form-data, image/png or image/jpeg"
+    )
+
+
+def _json_items(body: PredictRequest, config, kind: str, settings: Settings) -> list:
+    """Per-item feeds (or, for encoded images, (bytes, where) pairs decoded later off the loop)."""
+    field = next(f for fields in ITEM_FIELDS.values() for f in fields if getattr(body, f) is not None)
+    if field not in ITEM_FIELDS[kind]:
+        wanted = " or ".join(repr(f) for f in ITEM_FIELDS[kind]) + (" (or an upload)" if kind == "image" else "")
+        raise Unprocessable(f"model {config.name!r} takes {kind} input: send {wanted}; received {field!r}")
+    value = getattr(body, field)
+    values = [value] if field == "frames" or isinstance(value, str) else value
+    if len(values) > settings.max_items_per_request:
+        raise PayloadTooLarge(f"{field}: {len(values)} items exceed the limit of {settings.max_items_per_request}")
+    if not values:
+        raise Unprocessable(f"{field}: empty list; expected at least one item")
+    single = value is not values  # {"frames": [...]} or {"text": "..."}: errors name the field itself
+
+    def where(i: int) -> str:
+        return field if single else f"{field}[{i}]"
+
+    if field == "images":
+        return [preprocess.array_feeds(config, v, where(i)) for i, v in enumerate(values)]
+    if field == "images_b64":
+        return [(preprocess.decode_b64(v, where(i)), where(i)) for i, v in enumerate(values)]
+    if field in ("frames", "sequences"):
+        cap = settings.max_tensor_elements
+        return [preprocess.sequence_feeds(config, v, where(i), cap) for i, v in enumerate(values)]
+    return [preprocess.tokenize(config, v, where(i), settings.max_text_length) for i, v in enumerate(values)]
+
+
+async def _predict(name: str, version: str | None, request: Request, repo: ModelRepository, settings: Settings,
+                   top_k: int | None, threshold: float | None, fmt: str | None, upscale: int) -> Response:
+    config = repo.get(name, version).config  # 404/503 before looking at the body
+    body, files = await _parse(request, settings)
+    kind = preprocess.kind_of(config)
+    if kind is None:
+        raise Unprocessable(
+            f"model {name!r} declares no friendly preprocessing (preprocessing.type is "
+            f"{config.preprocessing.get('type')!r}; expected 'image', 'sequence' or 'chars'): use /infer"
+        )
+    post = Postprocessing.from_config(config)
+    timeout = None
+    if body is not None:
+        top_k, threshold = body.top_k or top_k, body.threshold if body.threshold is not None else threshold
+        fmt, upscale, timeout = body.format or fmt, body.upscale if body.upscale != 1 else upscale, body.timeout_s
+        items = _json_items(body, config, kind, settings)
+    else:
+        if kind != "image":
+            raise Unprocessable(f"model {name!r} takes {kind} input as JSON, not file uploads")
+        if len(files) > settings.max_items_per_request:
+            raise PayloadTooLarge(f"{len(files)} files exceed the limit of {settings.max_items_per_request}")
+        items = files
+    if any(isinstance(item, tuple) for item in items):  # Pillow decoding is CPU work: keep it off the loop
+        items = await asyncio.to_thread(lambda: [preprocess.image_feeds(config, *it) for it in items])
+    texts = items if kind == "text" else None
+    feeds = [preprocess.text_feeds(config, t) for t in texts] if texts else items
+    results = await unless_disconnected(
+        request, asyncio.gather(*(repo.infer(name, version, f, timeout) for f in feeds))
+    )
+    outputs = [{k: v[0] if config.batched else v for k, v in r.outputs.items()} for _, r in results]
+    if post.type == "image":
+        return _image_answer(name, results[0][0], post, outputs, fmt or ("png" if files and len(files) == 1 else "json"),
+                             upscale)
+    if fmt == "png":
+        raise Unprocessable(f"format 'png' is only for models whose postprocessing type is 'image'; {name!r} "
+                            f"answers labels")
+    predictions = [post.classify(o, top_k, threshold) for o in outputs]
+    for answer, tok in zip(predictions, texts or []):
+        answer["truncated"] = tok.truncated
+    return _json({"model_name": name, "model_version": str(results[0][0].version), "predictions": predictions})
+
+
+def _image_answer(name: str, mv, post: Postprocessing, outputs: list[dict], fmt: str, upscale: int) -> Response:
+    arrays = [image_array(o, post) for o in outputs]
+    if fmt == "png":
+        if len(arrays) != 1:
+            raise Unprocessable(f"format 'png' answers one image, but {len(arrays)} were sent; use format 'json'")
+        return Response(to_png(arrays[0], upscale), media_type="image/png")
+    predictions = [
+        {"output": post.output, post.output: np.asarray(o[post.output]).tolist(),
+         "png_b64": base64.b64encode(to_png(a, upscale)).decode("ascii")}
+        for o, a in zip(outputs, arrays)
+    ]
+    return _json({"model_name": name, "model_version": str(mv.version), "predictions": predictions})
+
+
+def _json(payload: dict) -> Response:
+    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
+
+
+TopK = Query(None, ge=1, le=1000, description="How many labels to rank (default from the model's config)")
+Threshold = Query(None, ge=0.0, le=1.0, description="Multi-label cut-off (default from the model's config)")
+Format = Query(None, description="Image-output models: 'png' (one item) or 'json'")
+Upscale = Query(1, ge=1, le=64, description="Image-output models: integer PNG enlargement")
+
+
+@router.post("/v2/models/{model_name}/predict", summary="Predict from images, sequences or text",
+             openapi_extra=_openapi())
+async def predict(model_name: str, request: Request, repo: Repo, settings: AppSettings,
+                  top_k: int | None = TopK, threshold: float | None = Threshold,
+                  format: Literal["json", "png"] | None = Format, upscale: int = Upscale) -> Response:
+    return await _predict(model_name, None, request, repo, settings, top_k, threshold, format, upscale)
+
+
+@router.post("/v2/models/{model_name}/versions/{model_version}/predict", summary="Predict with a named version",
+             openapi_extra=_openapi())
+async def predict_version(model_name: str, model_version: str, request: Request, repo: Repo, settings: AppSettings,
+                          top_k: int | None = TopK, threshold: float | None = Threshold,
+                          format: Literal["json", "png"] | None = Format, upscale: int = Upscale) -> Response:
+    return await _predict(model_name, model_version, request, repo, settings, top_k, threshold, format, upscale)

@@ -1,0 +1,147 @@
+"""Model outputs -> friendly answers, driven by the model's declared `postprocessing` block.
+
+    {"type": "softmax" | "sigmoid" | "none" | "image",
+     "output": "<output name>",          # default: the output with one value per label
+     "applied_in_graph": "softmax" | "sigmoid",   # with type "none": what the graph already did
+     "multi_label": bool,                # default: true when the activation is sigmoid
+     "threshold": 0.5, "top_k": 5,       # defaults; a request may override both
+     "value_range": [0, 1]}              # type "image": pixel range of the output
+
+Single-label models answer the top label and the top-k; multi-label models also
+answer every label at or above the threshold. Nothing here knows a model by name.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .config import ModelConfig
+from .errors import Unprocessable
+
+DEFAULT_TOP_K = 5
+DEFAULT_THRESHOLD = 0.5
+MAX_UPSCALE = 64
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    shifted = np.asarray(x, dtype=np.float64) - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    # The two branches avoid overflow in exp for large |x|.
+    return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
+
+
+@dataclass(frozen=True)
+class Postprocessing:
+    type: str
+    output: str
+    activation: str  # "softmax", "sigmoid" or "none": what to apply to the raw output
+    multi_label: bool
+    labels: list[str]
+    top_k: int
+    threshold: float | None
+    value_range: tuple[float, float]
+
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> Postprocessing:
+        post = config.postprocessing
+        kind = str(post.get("type", "none")).lower()
+        output = post.get("output") or _default_output(config, kind)
+        if config.output_spec(output) is None:
+            raise Unprocessable(
+                f"model {config.name!r}: postprocessing.output {output!r} is not an output; "
+                f"expected one of {[s.name for s in config.output]}"
+            )
+        in_graph = str(post.get("applied_in_graph", "none")).lower()
+        # "type" is what the service applies; never apply what the graph already did.
+        activation = kind if kind in ("softmax", "sigmoid") and kind != in_graph else "none"
+        multi = bool(post.get("multi_label", "sigmoid" in (activation, in_graph)))
+        threshold = post.get("threshold", DEFAULT_THRESHOLD if multi else None)
+        size = _size(config, output)
+        labels = list(config.labels) if len(config.labels) == size else [str(i) for i in range(size)]
+        vr = post.get("value_range", [0.0, 1.0])
+        return cls(kind, output, activation, multi, labels, int(post.get("top_k", DEFAULT_TOP_K)),
+                   None if threshold is None else float(threshold), (float(vr[0]), float(vr[1])))
+
+    def probabilities(self, outputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The declared output of one item as a flat float64 vector, activation applied."""
+        raw = np.asarray(outputs[self.output], dtype=np.float64).reshape(-1)
+        if self.activation == "softmax":
+            return softmax(raw)
+        if self.activation == "sigmoid":
+            return sigmoid(raw)
+        return raw
+
+    def classify(self, outputs: dict[str, np.ndarray], top_k: int | None = None,
+                 threshold: float | None = None) -> dict:
+        """One item's answer: top label, top-k, labels over the threshold, every probability."""
+        probs = self.probabilities(outputs)
+        return describe(probs, self.labels, top_k or self.top_k,
+                        threshold if threshold is not None else self.threshold, self.multi_label)
+
+
+def describe(probs: np.ndarray, labels: list[str], top_k: int, threshold: float | None, multi_label: bool) -> dict:
+    order = np.argsort(-probs, kind="stable")
+    k = max(1, min(int(top_k), len(probs)))
+    best = int(order[0])
+    answer: dict = {
+        "label": labels[best],
+        "probability": float(probs[best]),
+        "top_k": [{"label": labels[i], "probability": float(probs[i])} for i in order[:k]],
+    }
+    if multi_label or threshold is not None:
+        cut = DEFAULT_THRESHOLD if threshold is None else threshold
+        answer["threshold"] = cut
+        answer["labels"] = [{"label": labels[i], "probability": float(probs[i])} for i in order if probs[i] >= cut]
+    answer["probabilities"] = {label: float(p) for label, p in zip(labels, probs)}
+    return answer
+
+
+def _size(config: ModelConfig, output: str) -> int:
+    spec = config.output_spec(output)
+    return int(np.prod([d for d in spec.dims if d > 0])) if spec and spec.dims else 1
+
+
+def _default_output(config: ModelConfig, kind: str) -> str:
+    """The output with one value per label, else the first output."""
+    if kind != "image" and config.labels:
+        for spec in config.output:
+            if spec.dims == [len(config.labels)]:
+                return spec.name
+    return config.output[0].name
+
+
+# -- images out ---------------------------------------------------------------
+
+
+def image_array(outputs: dict[str, np.ndarray], post: Postprocessing) -> np.ndarray:
+    """One item's image output as [H, W] or [H, W, C] in [0, 1] (CHW and HWC both accepted)."""
+    array = np.asarray(outputs[post.output], dtype=np.float64)
+    array = array.reshape(array.shape[-3:] if array.ndim >= 3 else array.shape)
+    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
+        array = array.transpose(1, 2, 0)  # CHW -> HWC
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    low, high = post.value_range
+    return np.clip((array - low) / (high - low), 0.0, 1.0)
+
+
+def to_png(array: np.ndarray, upscale: int = 1) -> bytes:
+    """[H, W] or [H, W, 3] values in [0, 1] -> PNG bytes (grayscale or RGB), value * 255."""
+    if not 1 <= upscale <= MAX_UPSCALE:
+        raise Unprocessable(f"upscale must be between 1 and {MAX_UPSCALE}, received {upscale}")
+    pixels = np.round(np.asarray(array) * 255.0).astype(np.uint8)
+    image = Image.fromarray(pixels)  # uint8 [H, W] -> "L", [H, W, 3] -> "RGB"
+    if upscale > 1:
+        image = image.resize((image.width * upscale, image.height * upscale), Image.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()

@@ -1,0 +1,115 @@
+"""The friendly endpoints on the trained reference models in models/repository.
+
+Each test runs for whichever published model fits it (found by its config's
+preprocessing/postprocessing, never by name) and is skipped when none is there yet.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from models.data_images import area_resize as training_area_resize
+from models.encoding import CharVocab
+from service.api.app import create_app
+from service.settings import DEFAULT_REPOSITORY, Settings
+
+pytestmark = pytest.mark.slow
+
+
+def configs() -> dict[str, dict]:
+    found = {}
+    for path in sorted(DEFAULT_REPOSITORY.glob("*/config.json")):
+        if any(path.parent.glob("*/model.onnx")):
+            found[path.parent.name] = json.loads(path.read_text(encoding="utf-8"))
+    return found
+
+
+def models_where(test) -> list[str]:
+    names = [name for name, config in configs().items() if test(config)]
+    return names or [pytest.param(None, marks=pytest.mark.skip(reason="no such model in models/repository yet"))]
+
+
+CLASSIFIERS = models_where(lambda c: c.get("preprocessing", {}).get("type") == "image"
+                           and c.get("postprocessing", {}).get("type") != "image")
+IMAGE_OUT = models_where(lambda c: c.get("postprocessing", {}).get("type") == "image")
+SEQUENCES = models_where(lambda c: c.get("preprocessing", {}).get("type") == "sequence")
+TEXTS = models_where(lambda c: c.get("preprocessing", {}).get("type") == "chars")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(Settings(repository=DEFAULT_REPOSITORY)), raise_server_exceptions=False) as c:
+        yield c
+
+
+def digits(n: int = 12):
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    # Rebuild 32x32 bitmaps like the originals (each 0..16 count spread over a 4x4 block), as 8-bit PNGs.
+    big = np.round(bunch.images[:n] / 16.0 * 255).astype(np.uint8).repeat(4, axis=1).repeat(4, axis=2)
+    return big, bunch.target[:n]
+
+
+def png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("model", CLASSIFIERS)
+def test_digit_upload_equals_the_tensor_path_and_is_right(client, model):
+    images, labels = digits()
+    files = [("file", (f"{i}.png", png(im), "image/png")) for i, im in enumerate(images)]
+    answers = client.post(f"/v2/models/{model}/predict", files=files).json()["predictions"]
+    tensors = training_area_resize(images.astype(np.float64) / 255.0).astype(np.float32)[:, None]
+    body = {"inputs": [{"name": "image", "shape": list(tensors.shape), "datatype": "FP32",
+                        "data": tensors.ravel().tolist()}]}
+    infer = client.post(f"/v2/models/{model}/infer", json=body).json()["outputs"][0]
+    expected = np.array(infer["data"]).reshape(infer["shape"])
+    np.testing.assert_allclose([list(a["probabilities"].values()) for a in answers], expected, rtol=1e-4, atol=1e-6)
+    right = sum(a["label"] == str(t) for a, t in zip(answers, labels))
+    assert right >= len(labels) - 1
+    inverted = client.post(f"/v2/models/{model}/predict", content=png(255 - images[0]),
+                           headers={"Content-Type": "image/png"}).json()["predictions"][0]
+    assert inverted["label"] == answers[0]["label"]
+
+
+@pytest.mark.parametrize("model", IMAGE_OUT)
+def test_image_output_model_returns_a_png(client, model):
+    images, _ = digits(1)
+    response = client.post(f"/v2/models/{model}/predict?upscale=4", content=png(images[0]),
+                           headers={"Content-Type": "image/png"})
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(response.content)).size == (32, 32)
+
+
+@pytest.mark.parametrize("model", SEQUENCES)
+def test_sequence_prediction_equals_the_tensor_path(client, model):
+    channels = configs()[model]["preprocessing"]["channels"]
+    frames = np.random.default_rng(0).normal(0, 1, (9, channels)).astype(np.float32)
+    answer = client.post(f"/v2/models/{model}/predict", json={"frames": frames.tolist()}).json()["predictions"][0]
+    body = {"inputs": [
+        {"name": "frames", "shape": [1, 9, channels], "datatype": "FP32", "data": frames.ravel().tolist()},
+        {"name": "lengths", "shape": [1], "datatype": "INT64", "data": [9]}]}
+    infer = client.post(f"/v2/models/{model}/infer", json=body).json()["outputs"][0]["data"]
+    np.testing.assert_allclose(list(answer["probabilities"].values()), infer, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("model", TEXTS)
+def test_text_tokens_and_attention_follow_the_training_tokenizer(client, model):
+    vocab = CharVocab.from_config(configs()[model]["preprocessing"])
+    text = "poniedziałek"
+    body = client.post(f"/v2/models/{model}/attention", json={"text": text}).json()
+    assert body["ids"] == vocab.encode(text)
+    attentions = np.array(body["attentions"])
+    np.testing.assert_allclose(attentions.sum(-1), 1.0, atol=1e-5)
+    assert attentions.shape[2:] == (len(body["tokens"]),) * 2
+    predicted = client.post(f"/v2/models/{model}/predict", json={"text": [text, "Montag"]}).json()["predictions"]
+    assert predicted[0]["probabilities"] == body["prediction"]["probabilities"]

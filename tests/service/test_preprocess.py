@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models.data_images import area_resize as training_area_resize
+from models.encoding import CharVocab
+from service import preprocess
+from service.config import ModelConfig
+from service.errors import InvalidInput, PayloadTooLarge, Unprocessable
+from tests.service.friendly_models import (
+    image_classifier, sequence_classifier, text_attention,
+)
+from tests.tiny_models import AFFINE_CONFIG
+
+
+def cfg(build) -> ModelConfig:
+    return ModelConfig.model_validate(build()[0])
+
+
+def png(array: np.ndarray, mode: str | None = None, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image = Image.fromarray(array)
+    if mode:
+        image = image.convert(mode)
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def digit(size: int = 32, seed: int = 1) -> np.ndarray:
+    """A bright stroke on a dark background, uint8 [size, size]."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((size, size), np.uint8)
+    image[size // 4 : 3 * size // 4, size // 3 : size // 3 + size // 6] = 255
+    image[size // 4 : size // 4 + size // 8, size // 4 : 3 * size // 4] = 200
+    return np.clip(image + rng.integers(0, 20, image.shape), 0, 255).astype(np.uint8)
+
+
+IMG = cfg(image_classifier)
+
+
+def test_kind_comes_from_preprocessing_type():
+    assert preprocess.kind_of(IMG) == "image"
+    assert preprocess.kind_of(cfg(sequence_classifier)) == "sequence"
+    assert preprocess.kind_of(cfg(text_attention)) == "text"
+    assert preprocess.kind_of(ModelConfig.model_validate(AFFINE_CONFIG)) is None
+
+
+def test_image_upload_matches_the_training_area_resize():
+    pixels = digit(32)
+    feeds = preprocess.image_feeds(IMG, png(pixels), "file")
+    expected = training_area_resize(pixels[None].astype(np.float64) / 255.0)[0]
+    assert feeds["image"].shape == (1, 1, 8, 8) and feeds["image"].dtype == np.float32
+    np.testing.assert_allclose(feeds["image"][0, 0], expected, atol=1e-6)
+
+
+def test_non_square_upload_is_centred_like_training():
+    pixels = digit(40)[:, 4:34]  # 40 x 30
+    feeds = preprocess.image_feeds(IMG, png(pixels), "file")
+    expected = training_area_resize(pixels[None].astype(np.float64) / 255.0)[0]
+    np.testing.assert_allclose(feeds["image"][0, 0], expected, atol=1e-6)
+
+
+def test_dark_ink_on_white_is_inverted_automatically():
+    pixels = digit(32)
+    bright_on_dark = preprocess.image_feeds(IMG, png(pixels), "f")["image"]
+    dark_on_white = preprocess.image_feeds(IMG, png(255 - pixels), "f")["image"]
+    np.testing.assert_allclose(dark_on_white, bright_on_dark, atol=1e-6)
+
+
+def test_colour_and_transparent_uploads_become_grayscale():
+    pixels = digit(16)
+    rgb = np.stack([pixels] * 3, axis=2)
+    gray = preprocess.image_feeds(IMG, png(pixels), "f")["image"]
+    np.testing.assert_allclose(preprocess.image_feeds(IMG, png(rgb), "f")["image"], gray, atol=1e-6)
+    # Black ink on a transparent canvas: composited onto white, then inverted to bright-on-dark.
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[..., 3] = pixels
+    out = preprocess.image_feeds(IMG, png(rgba), "f")["image"]
+    np.testing.assert_allclose(out, gray, atol=0.01)
+
+
+def test_jpeg_and_16_bit_png_decode():
+    pixels = digit(64)
+    jpeg = preprocess.image_feeds(IMG, png(pixels, fmt="JPEG"), "f")["image"]
+    reference = preprocess.image_feeds(IMG, png(pixels), "f")["image"]
+    assert np.abs(jpeg - reference).max() < 0.05
+    sixteen = Image.fromarray(pixels.astype(np.uint16) * 257)
+    buffer = io.BytesIO()
+    sixteen.save(buffer, format="PNG")
+    np.testing.assert_allclose(preprocess.image_feeds(IMG, buffer.getvalue(), "f")["image"], reference, atol=1e-6)
+
+
+def test_large_upload_is_reduced_first_and_still_area_averaged():
+    pixels = digit(32).repeat(16, axis=0).repeat(16, axis=1)  # 512 x 512
+    out = preprocess.image_feeds(IMG, png(pixels), "f")["image"]
+    expected = training_area_resize(digit(32)[None].astype(np.float64) / 255.0)[0]
+    np.testing.assert_allclose(out[0, 0], expected, atol=2 / 255)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "file: empty upload; expected a PNG or JPEG image"),
+        (b"hello, not an image", "file: not a PNG or JPEG image (received 19 bytes starting b'hello, n')"),
+        (png(digit(32))[:60], "file: corrupt or truncated image data"),
+    ],
+)
+def test_bad_uploads_name_the_problem(data, message):
+    with pytest.raises(InvalidInput) as info:
+        preprocess.image_feeds(IMG, data, "file")
+    assert info.value.message.startswith(message)
+
+
+def test_other_image_formats_are_refused():
+    with pytest.raises(InvalidInput, match=r"file: expected a PNG or JPEG image, received GIF"):
+        preprocess.image_feeds(IMG, png(digit(8), fmt="GIF"), "file")
+
+
+def test_oversized_image_is_413(monkeypatch):
+    monkeypatch.setattr(preprocess, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(PayloadTooLarge, match=r"file: image of 32x32 pixels exceeds the limit of 100 pixels"):
+        preprocess.image_feeds(IMG, png(digit(32)), "file")
+
+
+def test_pixel_arrays_take_chw_or_hw():
+    grid = np.linspace(0, 1, 64).reshape(8, 8)
+    a = preprocess.array_feeds(IMG, grid.tolist(), "images[0]")["image"]
+    b = preprocess.array_feeds(IMG, grid[None].tolist(), "images[0]")["image"]
+    assert a.shape == b.shape == (1, 1, 8, 8)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (np.zeros((7, 8)).tolist(), "images[0]: expected shape [1, 8, 8] (or [H, W] for one channel), received [7, 8]"),
+        ([[0.0] * 8] * 7 + [[0.0] * 7], "images[0]: expected a rectangular nested list of numbers"),
+        ([[float("nan")] * 8] * 8, "images[0]: NaN or Inf values are not allowed (first at index [0, 0, 0])"),
+    ],
+)
+def test_bad_pixel_arrays(value, message):
+    with pytest.raises(InvalidInput) as info:
+        preprocess.array_feeds(IMG, value, "images[0]")
+    assert info.value.message == message
+
+
+def test_base64_with_or_without_data_url():
+    data = png(digit(8))
+    text = base64.b64encode(data).decode()
+    assert preprocess.decode_b64(text, "x") == data
+    assert preprocess.decode_b64("data:image/png;base64," + text, "x") == data
+    with pytest.raises(InvalidInput, match=r"images_b64\[1\]: not valid base64 \(received 5 characters\)"):
+        preprocess.decode_b64("ab!cd", "images_b64[1]")
+
+
+SEQ = cfg(sequence_classifier)
+
+
+def test_sequence_feeds_carry_the_length():
+    feeds = preprocess.sequence_feeds(SEQ, [[0.5] * 12] * 5, "frames", 10_000)
+    assert feeds["frames"].shape == (1, 5, 12) and feeds["frames"].dtype == np.float32
+    assert feeds["lengths"].tolist() == [5] and feeds["lengths"].dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("frames", "error", "message"),
+    [
+        ([[0.0] * 12, [0.0] * 11], InvalidInput, "frames[1]: expected 12 channels, received 11"),
+        ([], Unprocessable, "frames: empty sequence; expected at least 1 frame(s)"),
+        ([[0.0] * 12] * 51, PayloadTooLarge, "frames: 51 frames exceed the limit of 50"),
+        ([[0.0] * 11 + [float("inf")]], InvalidInput, "frames: NaN or Inf values are not allowed (first at index [0, 11])"),
+    ],
+)
+def test_bad_sequences(frames, error, message):
+    with pytest.raises(error) as info:
+        preprocess.sequence_feeds(SEQ, frames, "frames", 10_000)
+    assert info.value.message == message
+
+
+def test_tokenizer_matches_the_training_tokenizer():
+    vocab = CharVocab(list("abcdefg "), max_length=6)
+    config = ModelConfig.model_validate({**text_attention()[0], "preprocessing": vocab.to_config()})
+    for text in ["abc", "zebra gab", "g", "abcdefgabc"]:
+        tokenized = preprocess.tokenize(config, text, "text", 1024)
+        assert tokenized.ids == vocab.encode(text)
+        assert tokenized.truncated == (len(text) > 6)
+        tokens, mask = vocab.encode_batch([text])
+        feeds = preprocess.text_feeds(config, tokenized)
+        np.testing.assert_array_equal(feeds["tokens"], tokens)
+        np.testing.assert_array_equal(feeds["mask"], mask)
+
+
+def test_tokenizer_adds_cls_when_declared():
+    tokenized = preprocess.tokenize(cfg(text_attention), "ab?", "text", 1024)
+    assert tokenized.ids == [2, 3, 4, 1]
+    assert tokenized.tokens == ["<cls>", "a", "b", "<unk>"]
+
+
+def test_tokenizer_refuses_empty_and_overlong_text():
+    config = cfg(text_attention)
+    with pytest.raises(Unprocessable, match=r"^text\[1\]: empty string; expected at least 1 character$"):
+        preprocess.tokenize(config, "", "text[1]", 1024)
+    with pytest.raises(PayloadTooLarge, match=r"^text: 11 characters exceed the limit of 10$"):
+        preprocess.tokenize(config, "a" * 11, "text", 10)
