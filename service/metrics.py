@@ -63,6 +63,9 @@ class Metrics:
             "ortserve_model_info", "Loaded model versions and the provider that really runs them",
             (*_LABELS, "provider"), registry=r,
         )
+        self.rejected = Counter(
+            "ortserve_rejected_requests", "Requests rejected before reaching a model queue", ("reason",), registry=r
+        )
 
     def observer(self, model: str, version: str) -> BatchObserver:
         def on_batch(rows: int, seconds: float) -> None:

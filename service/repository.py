@@ -245,7 +245,11 @@ class ModelRepository:
         mv = self.get(name, version)
         for attempt in range(2):
             try:
-                check_inputs(mv.config, inputs, max_elements=self.settings.max_tensor_elements)
+                check_inputs(
+                    mv.config, inputs,
+                    max_elements=self.settings.max_tensor_elements,
+                    max_sequence=self.settings.max_sequence_length,
+                )
                 assert mv.batcher is not None
                 result = await mv.batcher.submit(inputs, timeout_s or self.settings.default_timeout_s)
             except ShuttingDown:

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     max_items_per_request: int = Field(256, gt=0)
     max_text_length: int = Field(1024, gt=0)
     max_json_depth: int = Field(32, gt=0)
+    # Longest variable axis (frames, tokens) any request may carry.
+    max_sequence_length: int = Field(4096, gt=0)
+    # Requests being handled at once; past it we answer 503 before reading the
+    # body, so overload costs almost nothing instead of queueing without bound.
+    max_inflight_requests: int = Field(512, gt=0)
     # Numbers in one /attention JSON answer (layers x heads x seq x seq, twice with the BertViz block).
     max_attention_elements: int = Field(1_000_000, gt=0)
 

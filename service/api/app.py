@@ -17,7 +17,7 @@ from ..metrics import Metrics
 from ..repository import ModelRepository
 from ..settings import Settings, get_settings
 from . import health, infer, repository
-from .middleware import RequestContextMiddleware
+from .middleware import AdmissionMiddleware, RequestContextMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
             allow_headers=["*"], expose_headers=["X-Request-ID", "Inference-Header-Content-Length"],
         )
+    # Added last = outermost: every response, rejections included, gets an id and headers.
+    app.add_middleware(
+        AdmissionMiddleware, limit=settings.max_inflight_requests,
+        on_reject=metrics.rejected.labels("inflight_limit").inc,
+    )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
 

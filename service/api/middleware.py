@@ -10,6 +10,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Callable
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -94,10 +95,40 @@ class RequestContextMiddleware:
 
 
 async def _too_large(send: Send, rid: str, received: int, limit: int) -> None:
-    body = orjson.dumps({"error": f"request body of {received} bytes exceeds the limit of {limit} bytes"})
+    message = f"request body of {received} bytes exceeds the limit of {limit} bytes"
+    await _send_error(send, 413, message, [(b"x-request-id", rid.encode())])
+
+
+async def _send_error(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]]) -> None:
     await send({
         "type": "http.response.start",
-        "status": 413,
-        "headers": [(b"content-type", b"application/json"), (b"x-request-id", rid.encode()), *_SECURITY_HEADERS],
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), *headers, *_SECURITY_HEADERS],
     })
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": orjson.dumps({"error": message})})
+
+
+class AdmissionMiddleware:
+    """Caps the inference requests handled at once; the excess gets 503 + Retry-After
+    before its body is even read. Health, metadata and metrics stay answerable."""
+
+    def __init__(self, app: ASGIApp, limit: int, on_reject: Callable[[], None] = lambda: None) -> None:
+        self.app = app
+        self.limit = limit
+        self.inflight = 0
+        self.on_reject = on_reject
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/v2/models/"):
+            await self.app(scope, receive, send)
+            return
+        if self.inflight >= self.limit:
+            self.on_reject()
+            message = f"server is at its limit of {self.limit} concurrent inference requests; retry later"
+            await _send_error(send, 503, message, [(b"retry-after", b"1")])
+            return
+        self.inflight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.inflight -= 1

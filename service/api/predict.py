@@ -141,7 +141,7 @@ def _json_items(body: PredictRequest, config, kind: str, settings: Settings) -> 
     if field == "images_b64":
         return [(preprocess.decode_b64(v, where(i)), where(i)) for i, v in enumerate(values)]
     if field in ("frames", "sequences"):
-        cap = settings.max_tensor_elements
+        cap = settings.max_sequence_length
         return [preprocess.sequence_feeds(config, v, where(i), cap) for i, v in enumerate(values)]
     return [preprocess.tokenize(config, v, where(i), settings.max_text_length) for i, v in enumerate(values)]
 

