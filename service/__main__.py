@@ -7,13 +7,42 @@ Options override ORTSERVE_* environment variables, which override the defaults
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import uvicorn
 
 from .api.app import create_app
 from .logs import configure_logging
+from .repository import ModelRepository
 from .settings import Settings
+
+# After the model queues have drained, the time left to write the last responses.
+RESPONSE_GRACE_S = 5.0
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn, with the model queues drained *inside* the graceful-shutdown window.
+
+    Plain uvicorn waits `timeout_graceful_shutdown` for in-flight requests, then
+    cancels them, and a cancelled request gets a bare text/plain 500; the app's
+    lifespan shutdown (our drain) only runs after that. Here SIGTERM first stops
+    the listeners, then drains the queues: accepted work runs for up to
+    drain_timeout_s, whatever is left is failed with ShuttingDown (a 503 JSON
+    answer with Retry-After), and uvicorn then only waits for those answers.
+    """
+
+    def __init__(self, config: uvicorn.Config, repository: ModelRepository) -> None:
+        super().__init__(config)
+        self.repository = repository
+
+    async def shutdown(self, sockets=None) -> None:
+        for server in self.servers:
+            server.close()  # new connections are refused from here on
+        for connection in list(self.server_state.connections):
+            connection.shutdown()  # idle keep-alive connections close; busy ones close after their answer
+        await self.repository.close()
+        await super().shutdown(sockets)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,16 +63,25 @@ def build_settings(args: argparse.Namespace) -> Settings:
 def main(argv: list[str] | None = None) -> None:
     settings = build_settings(parse_args(argv))
     configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,  # keep our JSON logging
         access_log=False,
-        # On SIGTERM uvicorn stops accepting, then waits this long for accepted requests.
-        timeout_graceful_shutdown=settings.drain_timeout_s,
+        # The model queues drain first (up to drain_timeout_s, see DrainingServer);
+        # this only bounds writing the answers that follow.
+        timeout_graceful_shutdown=RESPONSE_GRACE_S,
         timeout_keep_alive=5,
     )
+    server = DrainingServer(config, app.state.repository)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn re-raises SIGINT after the drain
+        pass
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE, e.g. the port is taken
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def render(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str], titl
     axes.set_xlabel("key (attended to)", fontsize=fontsize + 1)
     axes.set_ylabel("query", fontsize=fontsize + 1)
     if title:
-        axes.set_title(display_token(title), fontsize=fontsize + 2)
+        axes.set_title(title.replace("$", r"\$"), fontsize=fontsize + 1)
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
     figure.tight_layout()
     buffer = io.BytesIO()

@@ -233,8 +233,9 @@ def sequence_feeds(config: ModelConfig, frames: list, where: str, max_length: in
     spec = _input(config, "input", named)
     channels = int(pre.get("channels", spec.dims[-1]))
     limit = min(int(pre.get("max_length", max_length)), max_length)
-    if not frames:
-        raise Unprocessable(f"{where}: empty sequence; expected at least {pre.get('min_length', 1)} frame(s)")
+    shortest = max(1, int(pre.get("min_length", 1)))
+    if len(frames) < shortest:
+        raise Unprocessable(f"{where}: {len(frames)} frame(s); expected at least {shortest}")
     if len(frames) > limit:
         raise PayloadTooLarge(f"{where}: {len(frames)} frames exceed the limit of {limit}")
     for t, frame in enumerate(frames):

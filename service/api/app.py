@@ -16,7 +16,7 @@ from ..errors import ServiceError, status_code_for
 from ..metrics import Metrics
 from ..repository import ModelRepository
 from ..settings import Settings, get_settings
-from . import health, infer, repository
+from . import attention, encoding, health, infer, predict, repository
 from .middleware import AdmissionMiddleware, RequestContextMiddleware
 
 log = logging.getLogger(__name__)
@@ -90,9 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.repository = repo
     _install_error_handlers(app)
-    for module in (health, infer, repository):
+    for module in (health, infer, repository, predict, encoding, attention):
         app.include_router(module.router)
-    _include_optional_routers(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
@@ -106,16 +105,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
 
-
-def _include_optional_routers(app: FastAPI) -> None:
-    """Friendly endpoints (predict, encoding, attention) live in their own modules."""
-    import importlib
-
-    for name in ("predict", "encoding", "attention"):
-        try:
-            module = importlib.import_module(f"service.api.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"service.api.{name}":
-                raise
-            continue
-        app.include_router(module.router)

@@ -60,7 +60,8 @@ _RESPONSES = {
 
 async def _attention(name: str, version: str | None, body: AttentionRequest, request: Request,
                      repo: ModelRepository, settings: Settings) -> Response:
-    config = repo.get(name, version).config
+    mv = repo.get(name, version)
+    config, version = mv.config, str(mv.version)
     output = attention_maps.attention_output(config)
     if output is None:
         raise Unprocessable(
@@ -69,15 +70,17 @@ async def _attention(name: str, version: str | None, body: AttentionRequest, req
         )
     if preprocess.kind_of(config) != "text":
         raise Unprocessable(f"model {name!r}: attention maps need a text model (preprocessing.type 'chars')")
-    limit = min(settings.max_text_length, int(config.preprocessing.get("max_length", settings.max_text_length)))
     tokenized = preprocess.tokenize(config, body.text, "text", settings.max_text_length)
     feeds = preprocess.text_feeds(config, tokenized)
-    mv, result = await unless_disconnected(request, repo.infer(name, version, feeds, body.timeout_s))
+    _, result = await unless_disconnected(request, repo.infer(name, version, feeds, body.timeout_s))
     outputs = {k: v[0] if config.batched else v for k, v in result.outputs.items()}
     weights = attention_maps.as_maps(outputs[output])
     tokens = tokenized.tokens
     if body.format == "png":
         matrix, title = attention_maps.view(weights, body.view, body.layer, body.head)
+        prediction = _prediction(config, outputs, body)
+        if prediction is not None:
+            title += f"\n{body.text[:40]!r} -> {prediction['label']} ({prediction['probability']:.2f})"
         png = await asyncio.to_thread(heatmap.render, matrix, tokens, tokens, f"{name}: {title}")
         return Response(png, media_type="image/png")
     selection = attention_maps.select(weights, body.layers, body.heads, body.average_heads)
@@ -85,12 +88,12 @@ async def _attention(name: str, version: str | None, body: AttentionRequest, req
     attention_maps.check_budget(layers, heads, seq, 2 if body.bertviz else 1, settings.max_attention_elements)
     payload = {
         "model_name": name,
-        "model_version": str(mv.version),
+        "model_version": version,
         "text": body.text,
         "tokens": tokens,
         "ids": tokenized.ids,
         "truncated": tokenized.truncated,
-        "max_length": limit,
+        "max_length": config.preprocessing.get("max_length"),  # tokens kept, as in prediction
         "layers": selection.layers,
         "heads": selection.heads,
         "shape": list(selection.weights.shape),

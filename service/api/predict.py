@@ -148,7 +148,8 @@ def _json_items(body: PredictRequest, config, kind: str, settings: Settings) -> 
 
 async def _predict(name: str, version: str | None, request: Request, repo: ModelRepository, settings: Settings,
                    top_k: int | None, threshold: float | None, fmt: str | None, upscale: int) -> Response:
-    config = repo.get(name, version).config  # 404/503 before looking at the body
+    mv = repo.get(name, version)  # 404/503 before looking at the body
+    config, version = mv.config, str(mv.version)  # every item goes to this one version
     body, files = await _parse(request, settings)
     kind = preprocess.kind_of(config)
     if kind is None:
@@ -158,9 +159,11 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
         )
     post = Postprocessing.from_config(config)
     timeout = None
-    if body is not None:
-        top_k, threshold = body.top_k or top_k, body.threshold if body.threshold is not None else threshold
-        fmt, upscale, timeout = body.format or fmt, body.upscale if body.upscale != 1 else upscale, body.timeout_s
+    if body is not None:  # body values win over query parameters
+        top_k = body.top_k or top_k
+        threshold = body.threshold if body.threshold is not None else threshold
+        fmt, timeout = body.format or fmt, body.timeout_s
+        upscale = body.upscale if body.upscale != 1 else upscale
         items = _json_items(body, config, kind, settings)
     else:
         if kind != "image":
@@ -168,38 +171,40 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
         if len(files) > settings.max_items_per_request:
             raise PayloadTooLarge(f"{len(files)} files exceed the limit of {settings.max_items_per_request}")
         items = files
+    if post.type == "image":
+        fmt = fmt or ("png" if len(files) == 1 else "json")
+        if fmt == "png" and len(items) != 1:
+            raise Unprocessable(f"format 'png' answers one image, but {len(items)} were sent; use format 'json'")
+    elif fmt == "png":
+        raise Unprocessable(f"format 'png' is only for models whose postprocessing type is 'image'; "
+                            f"{name!r} answers labels")
     if any(isinstance(item, tuple) for item in items):  # Pillow decoding is CPU work: keep it off the loop
         items = await asyncio.to_thread(lambda: [preprocess.image_feeds(config, *it) for it in items])
-    texts = items if kind == "text" else None
+    texts = items if kind == "text" else []
     feeds = [preprocess.text_feeds(config, t) for t in texts] if texts else items
     results = await unless_disconnected(
         request, asyncio.gather(*(repo.infer(name, version, f, timeout) for f in feeds))
     )
     outputs = [{k: v[0] if config.batched else v for k, v in r.outputs.items()} for _, r in results]
     if post.type == "image":
-        return _image_answer(name, results[0][0], post, outputs, fmt or ("png" if files and len(files) == 1 else "json"),
-                             upscale)
-    if fmt == "png":
-        raise Unprocessable(f"format 'png' is only for models whose postprocessing type is 'image'; {name!r} "
-                            f"answers labels")
+        return _image_answer(name, version, post, outputs, fmt, upscale)
     predictions = [post.classify(o, top_k, threshold) for o in outputs]
-    for answer, tok in zip(predictions, texts or []):
-        answer["truncated"] = tok.truncated
-    return _json({"model_name": name, "model_version": str(results[0][0].version), "predictions": predictions})
+    for answer, tokenized in zip(predictions, texts):
+        answer["truncated"] = tokenized.truncated
+    return _json({"model_name": name, "model_version": version, "predictions": predictions})
 
 
-def _image_answer(name: str, mv, post: Postprocessing, outputs: list[dict], fmt: str, upscale: int) -> Response:
+def _image_answer(name: str, version: str, post: Postprocessing, outputs: list[dict], fmt: str,
+                  upscale: int) -> Response:
     arrays = [image_array(o, post) for o in outputs]
     if fmt == "png":
-        if len(arrays) != 1:
-            raise Unprocessable(f"format 'png' answers one image, but {len(arrays)} were sent; use format 'json'")
         return Response(to_png(arrays[0], upscale), media_type="image/png")
     predictions = [
         {"output": post.output, post.output: np.asarray(o[post.output]).tolist(),
          "png_b64": base64.b64encode(to_png(a, upscale)).decode("ascii")}
         for o, a in zip(outputs, arrays)
     ]
-    return _json({"model_name": name, "model_version": str(mv.version), "predictions": predictions})
+    return _json({"model_name": name, "model_version": version, "predictions": predictions})
 
 
 def _json(payload: dict) -> Response:

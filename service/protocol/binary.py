@@ -35,6 +35,12 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryvie
 
 
 def decode_bytes_elements(name: str, buffer: memoryview, count: int) -> np.ndarray:
+    if count * _LEN.size > len(buffer):
+        # Checked before allocating: a tiny body must not make us allocate `count` slots.
+        raise InvalidInput(
+            f"input {name!r}: {count} BYTES elements need at least {count * _LEN.size} bytes "
+            f"(a 4-byte length prefix each), but binary_data_size is {len(buffer)}"
+        )
     out = np.empty(count, dtype=object)
     offset = 0
     for i in range(count):

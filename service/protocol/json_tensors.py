@@ -14,12 +14,20 @@ import numpy as np
 from ..datatypes import DATATYPES, numpy_dtype
 from ..errors import InvalidInput
 
+# Far above any tensor the element limit lets through, far below what overflows numpy.
+MAX_SHAPE_PRODUCT = 2**40
+# float64 holds every integer up to 2**53 exactly; past it, INT64/UINT64 JSON data is re-read exactly.
+_FLOAT_EXACT_INTS = 2**53
+
 
 def check_shape(name: str, shape: Any) -> list[int]:
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
         raise InvalidInput(f"input {name!r}: 'shape' must be a list of integers, got {shape!r}")
     if any(d < 0 for d in shape):
         raise InvalidInput(f"input {name!r}: 'shape' must not contain negative dims, got {shape}")
+    if math.prod(d for d in shape if d) > MAX_SHAPE_PRODUCT:
+        # Even with a zero dim, numpy cannot represent such a shape (reshape raises ValueError).
+        raise InvalidInput(f"input {name!r}: 'shape' {shape} is too large")
     return shape
 
 
@@ -32,6 +40,8 @@ def check_datatype(name: str, datatype: Any) -> str:
 def _to_numeric(name: str, datatype: str, values: np.ndarray) -> np.ndarray:
     target = numpy_dtype(datatype)
     kind = values.dtype.kind
+    if values.size == 0:
+        return values.astype(target)  # `[]` (numpy reads it as float64) is a valid empty tensor of any type
     if datatype == "BOOL":
         if kind != "b":
             raise InvalidInput(f"input {name!r}: BOOL data must be true/false, got {values.dtype.name} values")
@@ -47,7 +57,10 @@ def _to_numeric(name: str, datatype: str, values: np.ndarray) -> np.ndarray:
     if kind == "f" and not (np.isfinite(values).all() and (values == np.round(values)).all()):
         raise InvalidInput(f"input {name!r}: {datatype} data must be integers, got non-integral numbers")
     info = np.iinfo(target)
-    if values.size and (values.min() < info.min or values.max() > info.max):
+    low, high = values.min(), values.max()
+    if kind == "f":  # compare as exact ints: float(2**63 - 1) is 2**63, one past INT64's max
+        low, high = int(low), int(high)
+    if low < info.min or high > info.max:
         raise InvalidInput(f"input {name!r}: values out of range for {datatype} [{info.min}, {info.max}]")
     return values.astype(target)
 
@@ -70,12 +83,28 @@ def decode_json_data(name: str, datatype: str, shape: list[int], data: Any) -> n
             raise InvalidInput(f"input {name!r}: nested 'data' is ragged; expected shape {shape}") from None
         if values.dtype == object or values.dtype.kind in "US":
             raise InvalidInput(f"input {name!r}: {datatype} data must be a (nested) array of numbers")
+        if values.dtype.kind == "f" and numpy_dtype(datatype).kind in "iu" and values.size \
+                and np.abs(values).max() >= _FLOAT_EXACT_INTS:
+            values = _exact_ints(name, datatype, _flatten(name, data))
         values = _to_numeric(name, datatype, values.reshape(-1))
     if values.size != expected:
         raise InvalidInput(
             f"input {name!r}: shape {shape} needs {expected} elements, but 'data' has {values.size}"
         )
     return values.reshape(shape)
+
+
+def _exact_ints(name: str, datatype: str, flat: list) -> np.ndarray:
+    """numpy reads [0, 2**63 + 1] as float64, which rounds past 2**53: take the JSON ints exactly."""
+    if not all(
+        (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()) for v in flat
+    ):
+        raise InvalidInput(f"input {name!r}: {datatype} data must be integers, got non-integral numbers")
+    ints = [int(v) for v in flat]
+    info = np.iinfo(numpy_dtype(datatype))
+    if min(ints) < info.min or max(ints) > info.max:
+        raise InvalidInput(f"input {name!r}: values out of range for {datatype} [{info.min}, {info.max}]")
+    return np.array(ints, dtype=numpy_dtype(datatype))
 
 
 def _flatten(name: str, data: list, depth: int = 0) -> list:

@@ -31,6 +31,8 @@ def independent_rollout(maps: np.ndarray) -> np.ndarray:
 def test_attention_output_is_declared_or_detected():
     raw = text_attention()[0]
     assert am.attention_output(ModelConfig.model_validate(raw)) == "attentions"
+    alias = {**raw, "postprocessing": {"attentions": "attentions"}}
+    assert am.attention_output(ModelConfig.model_validate(alias)) == "attentions"
     detected = {**raw, "postprocessing": {"type": "none"}}
     assert am.attention_output(ModelConfig.model_validate(detected)) == "attentions"
     assert am.attention_output(ModelConfig.model_validate(image_classifier()[0])) is None

@@ -171,7 +171,7 @@ def test_sequence_feeds_carry_the_length():
     ("frames", "error", "message"),
     [
         ([[0.0] * 12, [0.0] * 11], InvalidInput, "frames[1]: expected 12 channels, received 11"),
-        ([], Unprocessable, "frames: empty sequence; expected at least 1 frame(s)"),
+        ([], Unprocessable, "frames: 0 frame(s); expected at least 1"),
         ([[0.0] * 12] * 51, PayloadTooLarge, "frames: 51 frames exceed the limit of 50"),
         ([[0.0] * 11 + [float("inf")]], InvalidInput, "frames: NaN or Inf values are not allowed (first at index [0, 11])"),
     ],

@@ -123,14 +123,17 @@ def test_too_many_items_is_413(make_client, tiny_repo):
 def test_reference_langid_vocabulary_matches_the_training_encoder():
     """Against the trained model's own label list, when it has been published."""
     import json
+    import os
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[3] / "models" / "repository" / "langid_transformer" / "config.json"
-    if not path.exists():
-        pytest.skip("langid_transformer is not in models/repository yet")
     from service import onehot
+    from service.settings import DEFAULT_REPOSITORY
 
-    labels = json.loads(path.read_text())["labels"]
+    root = Path(os.environ.get("ORTSERVE_REFERENCE_REPOSITORY", DEFAULT_REPOSITORY))
+    path = root / "langid_transformer" / "config.json"
+    if not path.exists():
+        pytest.skip(f"langid_transformer is not in {root} yet")
+    labels = json.loads(path.read_text(encoding="utf-8"))["labels"]
     sets = [labels[:2], labels[-1:], labels[3:7]]
     encoded = onehot.encode(onehot.Vocabulary(labels), sets, multi=True).dense(len(labels))
     np.testing.assert_array_equal(encoded, MultiHotEncoder(labels).encode_batch(sets))

@@ -186,7 +186,7 @@ def post_json(client, model: str, raw: str):
          "model 'txt_attn' takes text input as JSON, not file uploads"),
         ("seq_cls", {"json": {"frames": [[0.0] * 12, [0.0] * 13]}}, 400, "frames[1]: expected 12 channels, received 13"),
         ("seq_cls", {"json": {"sequences": [[[0.0] * 12], []]}}, 422,
-         "sequences[1]: empty sequence; expected at least 1 frame(s)"),
+         "sequences[1]: 0 frame(s); expected at least 1"),
         ("affine", {"json": {"text": "x"}}, 422,
          "model 'affine' declares no friendly preprocessing (preprocessing.type is None; "
          "expected 'image', 'sequence' or 'chars'): use /infer"),
@@ -240,3 +240,11 @@ def test_openapi_documents_the_json_body_and_uploads(client):
     assert {"application/json", "multipart/form-data", "image/png", "image/jpeg"} <= set(body)
     assert "examples" in body["application/json"]["schema"]
     json.dumps(spec)  # serialisable
+
+
+def test_too_long_sequence_is_413(make_client, tiny_repo):
+    add_friendly_models(tiny_repo)
+    client = make_client(max_sequence_length=4)
+    response = client.post("/v2/models/seq_cls/predict", json={"sequences": [[[0.0] * 12] * 3, [[0.0] * 12] * 5]})
+    assert response.status_code == 413
+    assert response.json()["error"] == "sequences[1]: 5 frames exceed the limit of 4"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,11 +22,13 @@ from service.api.app import create_app
 from service.settings import DEFAULT_REPOSITORY, Settings
 
 pytestmark = pytest.mark.slow
+# Another published repository can be checked the same way (e.g. one trained to a scratch folder).
+REPOSITORY = Path(os.environ.get("ORTSERVE_REFERENCE_REPOSITORY", DEFAULT_REPOSITORY))
 
 
 def configs() -> dict[str, dict]:
     found = {}
-    for path in sorted(DEFAULT_REPOSITORY.glob("*/config.json")):
+    for path in sorted(REPOSITORY.glob("*/config.json")):
         if any(path.parent.glob("*/model.onnx")):
             found[path.parent.name] = json.loads(path.read_text(encoding="utf-8"))
     return found
@@ -44,7 +48,7 @@ TEXTS = models_where(lambda c: c.get("preprocessing", {}).get("type") == "chars"
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(Settings(repository=DEFAULT_REPOSITORY)), raise_server_exceptions=False) as c:
+    with TestClient(create_app(Settings(repository=REPOSITORY)), raise_server_exceptions=False) as c:
         yield c
 
 
@@ -92,14 +96,22 @@ def test_image_output_model_returns_a_png(client, model):
 
 @pytest.mark.parametrize("model", SEQUENCES)
 def test_sequence_prediction_equals_the_tensor_path(client, model):
-    channels = configs()[model]["preprocessing"]["channels"]
-    frames = np.random.default_rng(0).normal(0, 1, (9, channels)).astype(np.float32)
-    answer = client.post(f"/v2/models/{model}/predict", json={"frames": frames.tolist()}).json()["predictions"][0]
-    body = {"inputs": [
-        {"name": "frames", "shape": [1, 9, channels], "datatype": "FP32", "data": frames.ravel().tolist()},
-        {"name": "lengths", "shape": [1], "datatype": "INT64", "data": [9]}]}
-    infer = client.post(f"/v2/models/{model}/infer", json=body).json()["outputs"][0]["data"]
-    np.testing.assert_allclose(list(answer["probabilities"].values()), infer, rtol=1e-4, atol=1e-6)
+    from models.data_vowels import load_vowels
+
+    test = load_vowels("test")
+    picked = list(range(0, len(test), 37))
+    sequences = [test.sequences[i] for i in picked]
+    answers = client.post(f"/v2/models/{model}/predict",
+                          json={"sequences": [s.tolist() for s in sequences]}).json()["predictions"]
+    for sequence, answer in zip(sequences, answers):
+        body = {"inputs": [
+            {"name": "frames", "shape": [1, *sequence.shape], "datatype": "FP32", "data": sequence.ravel().tolist()},
+            {"name": "lengths", "shape": [1], "datatype": "INT64", "data": [len(sequence)]}]}
+        infer = client.post(f"/v2/models/{model}/infer", json=body).json()["outputs"][0]["data"]
+        np.testing.assert_allclose(list(answer["probabilities"].values()), infer, rtol=1e-4, atol=1e-6)
+    labels = configs()[model]["labels"]
+    right = sum(a["label"] == labels[test.labels[i]] for a, i in zip(answers, picked))
+    assert right >= len(picked) - 2
 
 
 @pytest.mark.parametrize("model", TEXTS)
@@ -112,4 +124,6 @@ def test_text_tokens_and_attention_follow_the_training_tokenizer(client, model):
     np.testing.assert_allclose(attentions.sum(-1), 1.0, atol=1e-5)
     assert attentions.shape[2:] == (len(body["tokens"]),) * 2
     predicted = client.post(f"/v2/models/{model}/predict", json={"text": [text, "Montag"]}).json()["predictions"]
-    assert predicted[0]["probabilities"] == body["prediction"]["probabilities"]
+    # Batched with a shorter text, padding may move the last float bits only.
+    np.testing.assert_allclose(list(predicted[0]["probabilities"].values()),
+                               list(body["prediction"]["probabilities"].values()), atol=1e-5)
