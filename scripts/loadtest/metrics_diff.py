@@ -12,7 +12,9 @@ Only samples whose `model` label is the model under test are summed (and its
 
 from __future__ import annotations
 
+import asyncio
 import math
+import time
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -89,9 +91,12 @@ class MetricsScraper:
         self.model, self.version, self.timeout_s = model, version, timeout_s
         self.error: str | None = None
 
-    async def snapshot(self) -> Snapshot | None:
+    async def snapshot(self, at: float | None = None) -> Snapshot | None:
+        """Counters now, or at monotonic time `at` (the client is built first: that takes ms)."""
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s, trust_env=False) as client:
+                if at is not None:
+                    await asyncio.sleep(max(0.0, at - time.monotonic()))
                 response = await client.get(self.url)
             response.raise_for_status()
             return parse_metrics(response.text, self.model, self.version)

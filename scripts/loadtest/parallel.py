@@ -54,7 +54,8 @@ def split_plan(plan: StepPlan, processes: int) -> list[StepPlan]:
     n = processes
     return [
         dataclasses.replace(
-            plan, share=(k, n), max_inflight=max(1, plan.max_inflight // n), requests=_part(plan.requests, k, n)
+            plan, share=(k, n), max_inflight=max(1, plan.max_inflight // n),
+            connections=max(1, plan.connections // n), requests=_part(plan.requests, k, n),
         )
         for k in range(n)
     ]
@@ -75,16 +76,52 @@ def _child(base_url, specs, plan, use_uvloop, ready, start, t0_value, results) -
 
 
 async def _scrape_at(scraper: MetricsScraper | None, when: float):
-    if scraper is None:
-        return None
-    await asyncio.sleep(max(0.0, when - time.monotonic()))
-    return await scraper.snapshot()
+    return None if scraper is None else await scraper.snapshot(at=when)
 
 
 async def _ticker(progress: Callable[[float], None] | None, t0: float) -> None:
     while progress is not None:
         progress(max(0.0, time.monotonic() - t0))
         await asyncio.sleep(0.25)
+
+
+async def _in_process(base_url: str, specs, plan: StepPlan, on_start) -> StepStats:
+    t0 = time.monotonic() + 0.01
+    on_start(t0)
+    return await run_plan(base_url, specs, plan, t0)
+
+
+async def _in_children(base_url: str, specs, plans: list[StepPlan], use_uvloop: bool, on_start) -> StepStats:
+    ctx = mp.get_context("spawn")
+    ready, results, start = ctx.Queue(), ctx.Queue(), ctx.Event()
+    t0_value = ctx.Value("d", 0.0)
+    children = [
+        ctx.Process(target=_child, args=(base_url, specs, p, use_uvloop, ready, start, t0_value, results), daemon=True)
+        for p in plans
+    ]
+    for child in children:
+        child.start()
+    loop = asyncio.get_running_loop()
+    plan = plans[0]
+    limit = plan.warmup_s + plan.measure_s + plan.timeout_s + READY_TIMEOUT_S
+    try:
+        for _ in children:
+            await loop.run_in_executor(None, ready.get, True, READY_TIMEOUT_S)
+        t0_value.value = time.monotonic() + START_DELAY_S
+        start.set()
+        on_start(t0_value.value)
+        parts = [await loop.run_in_executor(None, results.get, True, limit) for _ in children]
+    except queue.Empty:
+        raise RuntimeError("a load-generating process did not report in time") from None
+    finally:
+        for child in children:
+            child.join(timeout=5)
+            if child.is_alive():
+                child.terminate()
+    failed = [p for p in parts if isinstance(p, BaseException)]
+    if failed:
+        raise RuntimeError(f"a load-generating process failed: {failed[0]!r}") from failed[0]
+    return merge(parts)
 
 
 async def run_step(
@@ -99,45 +136,23 @@ async def run_step(
 ) -> tuple[StepStats, dict]:
     """Run one step; return the merged client stats and the server-side breakdown."""
     plans = split_plan(plan, processes)
-    if len(plans) == 1:
-        t0 = time.monotonic() + 0.01
-        engine = asyncio.create_task(run_plan(base_url, specs, plans[0], t0))
-        before = asyncio.create_task(_scrape_at(scraper, t0 + plan.warmup_s))
-        ticker = asyncio.create_task(_ticker(progress, t0))
-        stats = await engine
-    else:
-        ctx = mp.get_context("spawn")
-        ready, results, start = ctx.Queue(), ctx.Queue(), ctx.Event()
-        t0_value = ctx.Value("d", 0.0)
-        children = [
-            ctx.Process(target=_child, args=(base_url, specs, p, use_uvloop, ready, start, t0_value, results), daemon=True)
-            for p in plans
-        ]
-        for child in children:
-            child.start()
-        loop = asyncio.get_running_loop()
-        try:
-            for _ in children:
-                await loop.run_in_executor(None, ready.get, True, READY_TIMEOUT_S)
-            t0 = time.monotonic() + START_DELAY_S
-            t0_value.value = t0
-            start.set()
-            before = asyncio.create_task(_scrape_at(scraper, t0 + plan.warmup_s))
-            ticker = asyncio.create_task(_ticker(progress, t0))
-            limit = plan.warmup_s + plan.measure_s + plan.timeout_s + READY_TIMEOUT_S
-            parts = [await loop.run_in_executor(None, results.get, True, limit) for _ in children]
-        except queue.Empty:
-            raise RuntimeError("a load-generating process did not report in time") from None
-        finally:
-            for child in children:
-                child.join(timeout=5)
-                if child.is_alive():
-                    child.terminate()
-        failed = [p for p in parts if isinstance(p, BaseException)]
-        if failed:
-            raise RuntimeError(f"a load-generating process failed: {failed[0]!r}") from failed[0]
-        stats = merge(parts)
+    watchers: list[asyncio.Task] = []
+
+    def on_start(t0: float) -> None:  # once the common start time is fixed
+        watchers.append(asyncio.create_task(_scrape_at(scraper, t0 + plan.warmup_s)))
+        watchers.append(asyncio.create_task(_ticker(progress, t0)))
+
+    try:
+        if len(plans) == 1:
+            stats = await _in_process(base_url, specs, plans[0], on_start)
+        else:
+            stats = await _in_children(base_url, specs, plans, use_uvloop, on_start)
+    except BaseException:
+        for task in watchers:
+            task.cancel()
+        raise
+    scrape_before, ticker = watchers
     ticker.cancel()
-    snapshot_before = await before
+    snapshot_before = await scrape_before
     snapshot_after = await scraper.snapshot() if scraper is not None else None
     return stats, step_breakdown(snapshot_before, snapshot_after)

@@ -17,12 +17,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import httpx
 import numpy as np
 
 from .payloads import RequestSpec
 from .schedule import arrival_offsets
 from .stats import StepStats
+from .transport import ClientPool
 
 # Open loop. The event loop's timers are millisecond-grained (epoll rounds its
 # timeout up to 1 ms), so the scheduler wakes up to SEND_AHEAD early and sends
@@ -50,6 +50,7 @@ class StepPlan:
     requests: int | None = None  # measured-request budget for this process (instead of duration)
     timeout_s: float = 30.0
     max_inflight: int = 1024  # open loop: beyond this, a due request is dropped
+    connections: int = 64  # open loop: keep-alive connections; more in flight wait for one (and it counts)
     late_tolerance_s: float = LATE_TOLERANCE_S
     seed: int = 0
 
@@ -59,36 +60,12 @@ class StepPlan:
         return self.duration_s if self.duration_s is not None else DEFAULT_TIME_LIMIT_S
 
 
-def classify(exc: BaseException) -> str:
-    """Outcome names for transport failures, kept apart from HTTP statuses."""
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return "connect_error"
-    if isinstance(exc, httpx.TimeoutException):
-        return "timeout"
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-        return "connection_closed"
-    return "transport_error"
-
-
-async def send(client: httpx.AsyncClient, spec: RequestSpec) -> str:
-    """Send one request and read its body; return the outcome ('200', '503', 'timeout', ...)."""
-    try:
-        response = await client.request(spec.method, spec.path, content=spec.body, headers=spec.headers)
-    except httpx.HTTPError as exc:
-        return classify(exc)
-    return str(response.status_code)
-
-
-def make_client(base_url: str, connections: int, timeout_s: float) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout_s, trust_env=False)
-
-
 class _Recorder:
     """Collects outcomes of measured requests and the client's CPU over the window."""
 
     def __init__(self, plan: StepPlan, t0: float) -> None:
-        self.stats = StepStats(window_start=t0 + plan.warmup_s, nominal_s=plan.measure_s)
+        # A request budget has no planned length: its throughput is over the span it really took.
+        self.stats = StepStats(window_start=t0 + plan.warmup_s, nominal_s=plan.duration_s or 0.0)
         self.latencies: list[float] = []
         self.outcomes: Counter = Counter()
         self._cpu0 = self._wall0 = None
@@ -123,7 +100,7 @@ async def _cpu_at(recorder: _Recorder, when: float) -> None:
     recorder.start_cpu()
 
 
-async def run_closed(client: httpx.AsyncClient, specs: Sequence[RequestSpec], plan: StepPlan, t0: float) -> StepStats:
+async def run_closed(pool: ClientPool, specs: Sequence[RequestSpec], plan: StepPlan, t0: float) -> StepStats:
     """`plan.concurrency` workers, each sending its next request when the last one returns."""
     rec = _Recorder(plan, t0)
     measure_from = t0 + plan.warmup_s
@@ -142,7 +119,7 @@ async def run_closed(client: httpx.AsyncClient, specs: Sequence[RequestSpec], pl
             if measured and plan.requests is not None and next(budget) >= plan.requests:
                 return
             spec = next(cycle)
-            outcome = await send(client, spec)
+            outcome = await pool.send(spec)
             if measured:
                 sent += 1
                 rec.record(outcome, started, time.monotonic(), spec.items)
@@ -156,7 +133,7 @@ async def run_closed(client: httpx.AsyncClient, specs: Sequence[RequestSpec], pl
     return stats
 
 
-async def run_open(client: httpx.AsyncClient, specs: Sequence[RequestSpec], plan: StepPlan, t0: float) -> StepStats:
+async def run_open(pool: ClientPool, specs: Sequence[RequestSpec], plan: StepPlan, t0: float) -> StepStats:
     """Send on a fixed schedule whatever the responses do; latency from the intended time."""
     rec = _Recorder(plan, t0)
     stats = rec.stats
@@ -170,7 +147,7 @@ async def run_open(client: httpx.AsyncClient, specs: Sequence[RequestSpec], plan
     async def one(spec: RequestSpec, intended: float, measured: bool) -> None:
         # A late send counts from its intended time; an early one (SEND_AHEAD) from its real one.
         started = min(intended, time.monotonic())
-        outcome = await send(client, spec)
+        outcome = await pool.send(spec)
         if measured:
             rec.record(outcome, started, time.monotonic(), spec.items)
 
@@ -201,12 +178,15 @@ async def run_open(client: httpx.AsyncClient, specs: Sequence[RequestSpec], plan
     cpu.cancel()
     result = rec.finish()
     result.sent = measured_sent
+    unanswered = measured_sent - sum(result.outcomes.values())
+    if unanswered > 0:  # still running after the drain timeout: never silently lost
+        result.outcomes["unfinished"] += unanswered
     return result
 
 
 async def run_plan(base_url: str, specs: Sequence[RequestSpec], plan: StepPlan, t0: float) -> StepStats:
     """Run one step of `plan` in this process, starting at monotonic time `t0`."""
-    connections = plan.concurrency if plan.mode == "closed" else plan.max_inflight
-    async with make_client(base_url, max(1, connections), plan.timeout_s) as client:
+    connections = plan.concurrency if plan.mode == "closed" else min(plan.connections, plan.max_inflight)
+    async with ClientPool.open(base_url, connections, plan.timeout_s) as pool:
         engine = run_closed if plan.mode == "closed" else run_open
-        return await engine(client, specs, plan, t0)
+        return await engine(pool, specs, plan, t0)

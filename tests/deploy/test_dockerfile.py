@@ -9,6 +9,7 @@ The build and run themselves are replayed in test_image_venv.py.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -39,11 +40,13 @@ COMPILERS = re.compile(r"\b(gcc|g\+\+|clang|build-essential|make|cmake|[\w.+-]+-
 
 
 def dockerfiles() -> list[Path]:
-    skip = {".git", ".venv", "node_modules"}
-    return sorted(
-        p for p in ROOT.rglob("*Dockerfile*")
-        if p.is_file() and not skip.intersection(p.relative_to(ROOT).parts) and p.suffix not in (".py", ".md")
-    )
+    skip = {".git", ".venv", "venv", "node_modules", ".pytest_cache", "__pycache__"}
+    found = []
+    for dirpath, dirnames, filenames in os.walk(ROOT):
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        found += [Path(dirpath) / f for f in filenames
+                  if ("Dockerfile" in f or f.endswith(".dockerfile")) and not f.endswith((".py", ".md"))]
+    return sorted(found)
 
 
 def pins(path: Path = CONSTRAINTS) -> dict[str, Version]:
@@ -338,12 +341,11 @@ def _manylinux_platforms(glibc_minor: int) -> list[str]:
 
 
 @pytest.mark.slow
-def test_gpu_requirements_resolve_for_the_gpu_image():
+def test_gpu_requirements_resolve_for_the_gpu_image(tmp_path):
     """What `pip install -r deploy/requirements-gpu.txt` picks in the GPU image (Ubuntu 24.04:
     CPython 3.12, glibc 2.39): binary wheels only, onnxruntime-gpu and never onnxruntime, every
     distribution at its pinned version. Reads package metadata from the index; downloads no wheel."""
-    report = Path(DEPLOY).parent / ".pytest_cache" / "gpu-resolution.json"
-    report.parent.mkdir(exist_ok=True)
+    report = tmp_path / "gpu-resolution.json"
     cmd = [
         sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
         "--report", str(report), "--only-binary=:all:", "--python-version", "3.12",

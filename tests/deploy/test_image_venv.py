@@ -35,7 +35,7 @@ import pytest
 import yaml
 
 from tests.deploy import dockerfile as df
-from tests.deploy.conftest import COMPOSE, DOCKERFILE, DOCKERIGNORE, ROOT, in_ci
+from tests.deploy.conftest import COMPOSE, DOCKERIGNORE, ROOT, in_ci
 
 pytestmark = pytest.mark.slow
 

@@ -23,6 +23,7 @@ DIGITS_CONFIG = {
     "output": [{"name": "probabilities", "datatype": "FP32", "dims": [10]}],
     "warmup": {"batch_sizes": [1, 64]},
     "labels": [str(d) for d in range(10)],
+    "preprocessing": {"type": "image"},  # uploads: 8-bit grey, scaled to [0, 1], dark background
 }
 
 

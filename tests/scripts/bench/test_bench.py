@@ -69,8 +69,8 @@ def test_cpus_are_split_between_server_and_client():
 
 @pytest.mark.slow
 def test_quick_benchmark_against_the_real_service(served_repo, tmp_path, capsys):
-    code = main(["--repository", str(served_repo), "--models", "digits", "--quick", "--duration", "0.5",
-                 "--warmup", "0.2", "--ort-seconds", "0.2", "--concurrency", "1,4", "--out", str(tmp_path)])
+    code = main(["--repository", str(served_repo), "--models", "digits", "--quick", "--duration", "0.3",
+                 "--warmup", "0.1", "--ort-seconds", "0.1", "--concurrency", "1,4", "--out", str(tmp_path)])
     assert code == 0
     doc = json.loads((tmp_path / "bench.json").read_text())
     digits = doc["models"]["digits"]

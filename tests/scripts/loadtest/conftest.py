@@ -86,12 +86,19 @@ def build_app(state: FakeState) -> Starlette:
         state.requests += 1
         return Response(b'{"predictions": []}', media_type="application/json")
 
+    async def metadata(request: Request) -> Response:
+        tensor = {"name": "image", "datatype": "FP32", "shape": [-1, 1, 8, 8]}
+        output = {"name": "p", "datatype": "FP32", "shape": [-1, 2]}
+        return Response(json.dumps({"name": request.path_params["model"], "inputs": [tensor], "outputs": [output],
+                                    "max_batch_size": 8}), media_type="application/json")
+
     async def metrics(request: Request) -> Response:
         return PlainTextResponse(_metrics_text(state))
 
     return Starlette(routes=[
         Route("/v2/models/{model}/infer", infer, methods=["POST"]),
         Route("/v2/models/{model}/predict", predict, methods=["POST"]),
+        Route("/v2/models/{model}", metadata),
         Route("/metrics", metrics),
     ])
 

@@ -51,21 +51,32 @@ def test_open_loop_friendly_mode_and_failures_by_status(fake_server, digits_repo
                  "--concurrency", "1", *SHORT]) == 0
 
 
+def test_without_a_config_file_the_servers_metadata_is_used(fake_server, tmp_path, capsys):
+    assert main(["digits", "--url", fake_server.url, "--repository", str(tmp_path), "--concurrency", "1", *SHORT]) == 0
+    assert "data: sklearn load_digits" in capsys.readouterr().out  # [1, 8, 8] from the metadata, batch axis dropped
+
+
 def test_a_refused_first_request_stops_before_measuring(fake_server, digits_repo, tmp_path, capsys):
     fake_server.state.fail_every = 1
     assert main(["digits", "--url", fake_server.url, "--repository", str(digits_repo), "--concurrency", "1", *SHORT]) == 2
     assert "answered 503" in capsys.readouterr().err
 
 
+@pytest.fixture(scope="module")
+def real_server(served_repo, tmp_path_factory):
+    with ServerProcess(served_repo, log_path=tmp_path_factory.mktemp("server") / "server.log") as server:
+        yield server
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("payload", ["binary", "json"])
-def test_against_the_real_service(served_repo, tmp_path, payload):
-    with ServerProcess(served_repo, log_path=tmp_path / "server.log") as server:
-        command = [sys.executable, "-m", "scripts.loadtest", "digits", "--url", server.url,
-                   "--repository", str(served_repo), "--payload", payload, "--concurrency", "1,8",
-                   "--duration", "1", "--warmup", "0.3", "--out", str(tmp_path / "out")]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+@pytest.mark.parametrize("payload", ["binary", "json", "friendly"])
+def test_against_the_real_service(real_server, served_repo, tmp_path, payload):
+    command = [sys.executable, "-m", "scripts.loadtest", "digits", "--url", real_server.url,
+               "--repository", str(served_repo), "--payload", payload, "--concurrency", "1,8",
+               "--duration", "0.6", "--warmup", "0.2", "--out", str(tmp_path / "out")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+    assert "data: sklearn load_digits" in done.stdout
     steps = json.loads((tmp_path / "out" / "results.json").read_text())["steps"]
     for step in steps:
         assert step["requests_ok"] > 10 and step["errors_total"] == 0

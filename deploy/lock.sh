@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Regenerate deploy/constraints.txt, the one lock file of every image (cpu, gpu, loadtest).
+#
+#   deploy/lock.sh              # keep existing pins that still satisfy pyproject.toml
+#   deploy/lock.sh --upgrade    # move every pin to the newest allowed version
+#
+# It resolves, in a clean throw-away Python 3.11 venv (the version of the CPU image):
+#   pyproject.toml [project.dependencies]  -> the server (onnxruntime, CPU)
+#   pyproject.toml [gpu] extra             -> onnxruntime-gpu, pinned to resolve together with the rest
+#   deploy/build.in                        -> setuptools, wheel: pyproject's [build-system] requires
+#                                             (the images build the project without build isolation)
+#   deploy/loadtest.in                     -> extras of the loadtest image
+# pip-compile --strip-extras makes the output valid as a pip constraints file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), f"need Python 3.11 (the image), got {sys.version}"'
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$PYTHON" -m venv "$tmp/venv"
+"$tmp/venv/bin/pip" install --quiet "pip-tools==7.6.2"
+CUSTOM_COMPILE_COMMAND="deploy/lock.sh" "$tmp/venv/bin/pip-compile" --quiet --strip-extras --allow-unsafe --extra gpu \
+    --no-emit-index-url --no-emit-find-links \
+    --output-file deploy/constraints.txt "$@" pyproject.toml deploy/build.in deploy/loadtest.in

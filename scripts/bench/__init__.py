@@ -1,0 +1,1 @@
+"""Benchmarks: served model against raw ONNX Runtime (`python -m scripts.bench`)."""

@@ -1,0 +1,83 @@
+"""The ceiling: the same ONNX file run by ONNX Runtime in-process, no HTTP, no queue.
+
+Sessions are built with the service's own session options (service.runtime),
+so the only differences left between this and a served request are the ones
+serving adds. Inputs are the same real samples the load test sends.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from scripts.loadtest.samples import SampleSet
+from scripts.loadtest.stats import percentiles
+
+MAX_RUNS = 200_000  # a bound on every loop, whatever the clock says
+
+
+@contextmanager
+def pinned(cpus: set[int] | None):
+    """Run the block (and the threads ONNX Runtime starts inside it) on `cpus` only."""
+    if not cpus:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def latest_model_file(repository: Path, model: str) -> Path:
+    versions = sorted(int(p.name) for p in (Path(repository) / model).iterdir() if p.name.isdigit())
+    if not versions:
+        raise FileNotFoundError(f"{repository}/{model}: no version folders")
+    return Path(repository) / model / str(versions[-1]) / "model.onnx"
+
+
+def make_session(path: Path, threads: int) -> ort.InferenceSession:
+    from service.runtime import session_options
+    from service.settings import Settings
+
+    options = session_options(Settings(intra_op_threads=threads))
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def time_runs(session: ort.InferenceSession, feeds: dict[str, np.ndarray], seconds: float) -> np.ndarray:
+    """Latency of each session.run over about `seconds` (after a short warm-up)."""
+    for _ in range(5):
+        session.run(None, feeds)
+    times = []
+    stop = time.perf_counter() + seconds
+    while len(times) < MAX_RUNS:
+        started = time.perf_counter()
+        session.run(None, feeds)
+        ended = time.perf_counter()
+        times.append(ended - started)
+        if ended >= stop:
+            break
+    return np.asarray(times)
+
+
+def measure(path: Path, samples: SampleSet, batch_sizes: list[int], *, threads: int = 0,
+            cpus: set[int] | None = None, seconds: float = 2.0) -> list[dict]:
+    """items/s and per-run latency at each batch size, on the server's CPUs."""
+    rows = []
+    with pinned(cpus):
+        session = make_session(path, threads)
+        for batch in sorted(set(batch_sizes)):
+            feeds = samples.encode(samples.batches(batch, 1)[0])
+            times = time_runs(session, feeds, seconds)
+            stats = percentiles(times)
+            rows.append({
+                "batch": batch, "runs": int(times.size), "items_per_s": batch * times.size / times.sum(),
+                "p50_ms": stats["p50"] * 1e3, "p99_ms": stats["p99"] * 1e3,
+            })
+    return rows
