@@ -68,8 +68,13 @@ class ModelEntry:
         return max(ready, key=lambda v: v.version) if ready else None
 
 
+def is_version(name: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²', which int() refuses."""
+    return name.isascii() and name.isdigit()
+
+
 def version_dirs(model_dir: Path) -> list[int]:
-    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit() and int(p.name) > 0)
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and is_version(p.name) and int(p.name) > 0)
 
 
 class ModelRepository:
@@ -203,7 +208,7 @@ class ModelRepository:
             if mv is None:
                 raise ModelUnavailable(f"model {name!r} is {entry.state.value}: {entry.reason or 'no ready version'}")
             return mv
-        if not version.isdigit() or int(version) not in entry.versions:
+        if not is_version(version) or int(version) not in entry.versions:
             raise NotFound(f"model {name!r} has no version {version!r}; versions: {sorted(entry.versions)}")
         mv = entry.versions[int(version)]
         if mv.state is not State.READY or entry.state is State.UNLOADED:

@@ -70,7 +70,7 @@ def scrape(url: str) -> str:
 # -- SIGTERM under load -------------------------------------------------------
 
 
-async def _post_all(url: str, body: dict, count: int) -> tuple[list, asyncio.Task]:
+async def _post_all(url: str, body: dict, count: int) -> tuple[list[asyncio.Task], httpx.AsyncClient]:
     client = httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=count))
 
     async def one():
@@ -105,8 +105,9 @@ def _classify(result) -> str:
     return str(result.status_code)
 
 
-@pytest.mark.parametrize("drain_timeout, expect", [(30.0, {"200"}), (0.3, {"200", "503 json"})])
-def test_sigterm_under_load_answers_every_accepted_request(tmp_path, drain_timeout, expect):
+# 64 x 800 frames is seconds of work: far more than a 0.2 s drain allows.
+@pytest.mark.parametrize("drain_timeout, frames, expect", [(30.0, 400, {"200"}), (0.2, 800, {"200", "503 json"})])
+def test_sigterm_under_load_answers_every_accepted_request(tmp_path, drain_timeout, frames, expect):
     repo = tmp_path / "repo"
     write_model(repo, SEQUENCE_CONFIG, sequence_graph())
     proc = ServerProcess(repo, env={"ORTSERVE_DRAIN_TIMEOUT_S": str(drain_timeout)})
@@ -114,7 +115,7 @@ def test_sigterm_under_load_answers_every_accepted_request(tmp_path, drain_timeo
     sent = 64
 
     async def scenario():
-        tasks, client = await _post_all(proc.url, sequence_body(400), sent)
+        tasks, client = await _post_all(proc.url, sequence_body(frames), sent)
         await _wait_accepted(proc.url, sent, SEQUENCE_CONFIG["max_batch_size"])
         proc.proc.send_signal(signal.SIGTERM)
         await asyncio.sleep(0.3)  # uvicorn notices the signal on its next 0.1 s tick
@@ -142,8 +143,7 @@ def test_sigterm_under_load_answers_every_accepted_request(tmp_path, drain_timeo
     # Every accepted request answered: 200, or 503 JSON with Retry-After; no reset, no bare 500.
     assert set(counts) == expect, f"{counts}\n{proc.log()[-3000:]}"
     assert refused == 5, "a new connection after SIGTERM was served"
-    assert code in (0, -15), proc.log()[-3000:]
-    assert "shutdown complete" in proc.log() or code == -15
+    assert code in (0, -15), proc.log()[-3000:]  # -15: uvicorn re-raises SIGTERM after a clean drain
 
 
 # -- hot reload under load ---------------------------------------------------------
@@ -177,6 +177,8 @@ def test_hot_reload_under_load_fails_no_request(server, repo):
     assert load.status_code == 200, load.text
     assert load.json()["versions"] == ["1", "2", "3"]
     failures = [(r.status_code, r.text) for _, r in results if r.status_code != 200]
+    after = sum(sent_at > loaded_at for sent_at, _ in results)
+    print(f"hot reload: {len(results)} requests ({after} sent after the load returned), {len(failures)} failed")
     assert not failures, f"{len(failures)} of {len(results)} failed: {failures[:3]}"
     assert len(results) > 20
     for sent_at, r in results:
@@ -223,11 +225,11 @@ def test_abandoned_requests_are_dropped_before_they_run(server):
     sent = 64
 
     async def scenario():
-        async with httpx.AsyncClient(base_url=server.url, timeout=0.4,
+        async with httpx.AsyncClient(base_url=server.url, timeout=0.3,
                                      limits=httpx.Limits(max_connections=sent)) as client:
             async def one(i):
                 try:
-                    return (await client.post("/v2/models/sequence/infer", json=sequence_body(400, i))).status_code
+                    return (await client.post("/v2/models/sequence/infer", json=sequence_body(800, i))).status_code
                 except httpx.TimeoutException:
                     return "gave up"
 
@@ -236,11 +238,12 @@ def test_abandoned_requests_are_dropped_before_they_run(server):
     outcomes = asyncio.run(scenario())
     gave_up = outcomes.count("gave up")
     assert gave_up > 16, outcomes
-    time.sleep(1.5)  # whatever was already running finishes
+    time.sleep(1.0)  # the server notices every disconnect
     # One more request, so the dispatcher prunes the abandoned ones and the count settles.
     assert httpx.post(f"{server.url}/v2/models/sequence/infer", json=sequence_body(10), timeout=30).status_code == 200
     text = scrape(server.url)
     computed = metric(text, "nv_inference_count_total", "sequence") - before - 1
+    print(f"disconnect: {sent} sent, {gave_up} clients gave up, {computed:.0f} computed, {sent - computed:.0f} dropped")
     assert metric(text, "ortserve_queue_depth", "sequence") == 0
     assert computed < sent
     # Only work already dispatched when its client left was computed: the rest was dropped.

@@ -14,6 +14,7 @@ For a larger run see scripts/README-reliability.md.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -83,6 +84,15 @@ schema = build_schema()
 STATUSES: Counter = Counter()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def subnormal_floats():
+    """Hypothesis draws subnormal floats, which flush-to-zero makes impossible: undo
+    torch.set_flush_denormal(True) if training code in this process turned it on."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_flush_denormal(False)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def status_report():
     """Prints what the fuzzer reached (run with -s): 2xx means it got past validation."""
@@ -90,7 +100,17 @@ def status_report():
     print(f"\nfuzz: {sum(STATUSES.values())} requests, by operation and status: {dict(sorted(STATUSES.items()))}")
 
 
+def asked_for_a_deadline(case) -> bool:
+    """A request that set its own timeout may rightly get 504 when it passes (GUIDE §3)."""
+    body = case.body if isinstance(case.body, dict) else {}
+    parameters = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
+    return "timeout_s" in body or "timeout" in parameters
+
+
 @schema.parametrize()
 def test_no_input_makes_the_server_fail(case):
-    response = case.call_and_validate(checks=[not_a_server_error])
+    response = case.call()
     STATUSES[f"{case.operation.label} {response.status_code}"] += 1
+    if response.status_code == 504 and asked_for_a_deadline(case):
+        return
+    case.validate_response(response, checks=[not_a_server_error])

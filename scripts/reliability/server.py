@@ -1,0 +1,233 @@
+"""The server under test: which repository and model, the process, and its RSS.
+
+A drill either starts `python -m service` itself on a free 127.0.0.1 port (the
+default), or attaches to one already running (`--url` and `--pid`, loopback
+only). RSS is read from /proc through psutil on the server's own PID, so it is
+the server's memory, not the load generator's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import psutil
+
+from service.settings import DEFAULT_REPOSITORY, PROJECT_ROOT
+
+# Reference models tried in this order when no --model is given.
+REFERENCE_MODELS = ("vowels_lstm", "digits_lenet")
+# The tiny `sequence` fixture with 16 hidden layers and 200 frames per request:
+# ~40 ms of compute per request on one ORT thread of this 2-core machine, so
+# capacity is a few tens of requests per second, and one Python client (which
+# shares the CPU) can really offer 5x that. Depth rather than length buys the
+# compute, so activations (and ORT's arena) stay small.
+TINY_LAYERS = 16
+TINY_SEQUENCE_LENGTH = 200
+MB = 1024 * 1024
+
+
+@dataclass
+class Target:
+    repository: Path
+    model: str
+    source: str  # printed in the report: which model really ran
+    sequence_length: int | None = None  # frames for variable axes of synthetic inputs
+
+
+def choose_target(repository: Path | None, model: str | None, workdir: Path, tiny: bool = False) -> Target:
+    """The given repository/model, else a reference model, else the tiny `sequence` fixture."""
+    if tiny:
+        return tiny_target(workdir, "--tiny")
+    if repository is not None or model is not None:
+        repo = Path(repository or DEFAULT_REPOSITORY)
+        name = model or next((m for m in REFERENCE_MODELS if (repo / m / "config.json").is_file()), None)
+        if name is None:
+            raise SystemExit(f"no --model given and none of {REFERENCE_MODELS} is in {repo}")
+        return Target(repo, name, f"{repo}/{name}")
+    for name in REFERENCE_MODELS:
+        if (DEFAULT_REPOSITORY / name / "config.json").is_file():
+            return Target(DEFAULT_REPOSITORY, name, f"reference model {name}")
+    return tiny_target(workdir, "no reference models found")
+
+
+def tiny_target(workdir: Path, why: str = "") -> Target:
+    """The tiny `sequence` fixture, built with onnx (a dev dependency) as the tests build it."""
+    from tests.tiny_models import SEQUENCE_CONFIG, sequence_graph, write_model
+
+    root = workdir / "tiny"
+    write_model(root, SEQUENCE_CONFIG, sequence_graph(layers=TINY_LAYERS))
+    source = f"tiny fixture tests/tiny_models.py:sequence, {TINY_LAYERS} layers" + (f" ({why})" if why else "")
+    return Target(root, "sequence", source, TINY_SEQUENCE_LENGTH)
+
+
+def limited_repository(target: Target, queue_size: int | None, workdir: Path) -> Path:
+    """A one-model repository whose config.json has a small max_queue_size.
+
+    Version folders are symlinked, so the real ONNX files are served unchanged.
+    """
+    if queue_size is None:
+        return target.repository
+    src = target.repository / target.model
+    config = json.loads((src / "config.json").read_text())
+    config.setdefault("dynamic_batching", {})["max_queue_size"] = queue_size
+    dst = workdir / "limited" / target.model
+    dst.mkdir(parents=True, exist_ok=True)
+    (dst / "config.json").write_text(json.dumps(config, indent=2))
+    for child in src.iterdir():
+        if child.is_dir() and child.name.isdigit():
+            (dst / child.name).symlink_to(child.resolve(), target_is_directory=True)
+    return dst.parent
+
+
+def read_config(repository: Path, model: str) -> dict:
+    return json.loads((repository / model / "config.json").read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def check_loopback(url: str) -> None:
+    """Load drills are a denial-of-service tool: they only ever hit this machine."""
+    host = urlsplit(url).hostname or ""
+    addresses = {info[4][0].split("%")[0] for info in socket.getaddrinfo(host, None)} if host else set()
+    if not addresses or not all(ipaddress.ip_address(a).is_loopback for a in addresses):
+        raise SystemExit(f"--url {url!r} is not a loopback address; the drills only run against 127.0.0.1")
+
+
+def start_server(repository: Path, env: dict[str, str], log_path: Path, ready_timeout_s: float = 120.0):
+    """`python -m service` on a free 127.0.0.1 port; returns (process, url) once ready."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port), "--repository", str(repository)],
+            cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + ready_timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before it was ready:\n{log_path.read_text()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/v2/health/ready", timeout=2, trust_env=False).status_code == 200:
+                return proc, url
+        time.sleep(0.2)
+    stop_server(proc)
+    raise RuntimeError(f"server not ready after {ready_timeout_s:.0f} s:\n{log_path.read_text()}")
+
+
+def stop_server(proc: subprocess.Popen, timeout_s: float = 30.0) -> int:
+    """SIGTERM (the server drains), SIGKILL only if it has not exited in `timeout_s`."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+@dataclass
+class Handle:
+    url: str
+    pid: int
+    process: subprocess.Popen | None = None  # None when attached to a server started elsewhere
+
+    def rss_bytes(self) -> int:
+        return psutil.Process(self.pid).memory_info().rss
+
+    def alive(self) -> bool:
+        """The process exists (not a zombie) and answers liveness."""
+        try:
+            if psutil.Process(self.pid).status() == psutil.STATUS_ZOMBIE:
+                return False
+            return httpx.get(f"{self.url}/v2/health/live", timeout=5, trust_env=False).status_code == 200
+        except (psutil.Error, httpx.HTTPError):
+            return False
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+
+@contextlib.contextmanager
+def serving(repository: Path, env: dict[str, str], *, url: str | None = None, pid: int | None = None,
+            log_path: Path) -> Iterator[Handle]:
+    """Start the server (stopped with SIGTERM on exit), or attach to `url` + `pid`."""
+    if url is not None:
+        if pid is None:
+            raise SystemExit("--url needs --pid: RSS is sampled on the server's own process")
+        check_loopback(url)
+        yield Handle(url.rstrip("/"), pid)
+        return
+    proc, url = start_server(repository, {"ORTSERVE_LOG_LEVEL": "warning", **env}, log_path)
+    try:
+        yield Handle(url, proc.pid, proc)
+    finally:
+        stop_server(proc)
+
+
+class RssSampler:
+    """Samples a process's RSS every `interval_s` seconds in a background thread."""
+
+    def __init__(self, pid: int, interval_s: float) -> None:
+        self.pid = pid
+        self.interval_s = interval_s
+        self.samples: list[tuple[float, int]] = []  # (seconds since start, bytes)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._t0 = 0.0
+
+    def __enter__(self) -> RssSampler:
+        self._t0 = time.monotonic()
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _sample(self) -> None:
+        try:
+            self.samples.append((time.monotonic() - self._t0, psutil.Process(self.pid).memory_info().rss))
+        except psutil.Error:
+            pass  # the process is gone; `alive` in the report says so
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def mark(self) -> float:
+        """Seconds since sampling began (to cut phases out of the samples)."""
+        return time.monotonic() - self._t0
+
+    def summary(self, since: float = 0.0) -> dict:
+        values = [rss for t, rss in self.samples if t >= since] or [0]
+        return {
+            "start_mb": round(values[0] / MB, 1),
+            "peak_mb": round(max(values) / MB, 1),
+            "end_mb": round(values[-1] / MB, 1),
+            "growth_mb": round((values[-1] - values[0]) / MB, 1),
+            "samples": len(values),
+        }
+
+
+def log_path_for(workdir: Path) -> Path:
+    return workdir / f"server-{os.getpid()}.log"

@@ -1,0 +1,115 @@
+"""Soak drill: steady load for minutes, RSS every second, drift after warm-up.
+
+    python -m scripts.reliability.soak                  # 2 minutes, tiny fixture or a reference model
+    python -m scripts.reliability.soak --minutes 30 --repository models/repository --model vowels_lstm \\
+        --output soak.json
+
+Steady load is an open loop at `--rate` req/s (default: `--load` x a capacity
+measured for a few seconds first). After `--warmup-s` (ORT's arena, caches and
+Python's allocator settle), the RSS should stay flat: the report gives RSS at
+the end of warm-up and at the end, their difference, and the least-squares
+slope in MB per minute. Growth beyond warm-up above `--max-growth-mb` fails
+(exit status 1), as does any answer other than 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .server import MB, RssSampler, choose_target, log_path_for, read_config, serving
+from .traffic import closed_loop, open_loop, request_specs
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m scripts.reliability.soak", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repository", type=Path, help="model repository (default: models/repository)")
+    p.add_argument("--model", help="model to load (default: vowels_lstm or digits_lenet, else the tiny fixture)")
+    p.add_argument("--tiny", action="store_true", help="serve the tiny fixture even if reference models exist")
+    p.add_argument("--url", help="attach to a running server on loopback instead of starting one (needs --pid)")
+    p.add_argument("--pid", type=int, help="PID of the attached server, for RSS")
+    p.add_argument("--sequence-length", type=int, help="frames per request for synthetic sequence inputs")
+    p.add_argument("--minutes", type=float, default=2.0, help="length of the steady load (2)")
+    p.add_argument("--rate", type=float, help="req/s (default: --load x measured capacity)")
+    p.add_argument("--load", type=float, default=0.5, help="fraction of capacity when --rate is not given (0.5)")
+    p.add_argument("--warmup-s", type=float, help="seconds excluded from drift (default: 20%% of the run, >= 5)")
+    p.add_argument("--max-growth-mb", type=float, default=20.0, help="check: RSS end minus end of warm-up (20)")
+    p.add_argument("--intra-op-threads", type=int, default=1, help="ORTSERVE_INTRA_OP_THREADS (1)")
+    p.add_argument("--output", type=Path, help="also write the JSON report here")
+    return p.parse_args(argv)
+
+
+def drift(samples: list[tuple[float, int]], warmup_s: float) -> dict:
+    """RSS after warm-up vs end (each the median of 3 samples, against one-off spikes) and the slope."""
+    after = [(t, rss) for t, rss in samples if t >= warmup_s]
+    if len(after) < 3:
+        return {"warm_mb": None, "end_mb": None, "growth_mb": None, "slope_mb_per_min": None}
+    warm = float(np.median([rss for _, rss in after[:3]])) / MB
+    end = float(np.median([rss for _, rss in after[-3:]])) / MB
+    t = np.array([s for s, _ in after]) / 60.0
+    slope = float(np.polyfit(t, np.array([rss for _, rss in after]) / MB, 1)[0]) if np.ptp(t) > 0 else 0.0
+    return {"warm_mb": round(warm, 1), "end_mb": round(end, 1), "growth_mb": round(end - warm, 2),
+            "slope_mb_per_min": round(slope, 3)}
+
+
+def run(args: argparse.Namespace) -> dict:
+    duration_s = args.minutes * 60
+    warmup_s = args.warmup_s if args.warmup_s is not None else max(5.0, 0.2 * duration_s)
+    with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
+        workdir = Path(tmp)
+        target = choose_target(args.repository, args.model, workdir, args.tiny)
+        config = read_config(target.repository, target.model)
+        specs = request_specs(config, target.model, args.sequence_length or target.sequence_length)
+        env = {"ORTSERVE_INTRA_OP_THREADS": str(args.intra_op_threads)}
+        with serving(target.repository, env, url=args.url, pid=args.pid, log_path=log_path_for(workdir)) as server:
+            rate = args.rate
+            if rate is None:
+                capacity = asyncio.run(closed_loop(server.url, specs, 8, 3.0))
+                rate = max(1.0, args.load * capacity.rate)
+            with RssSampler(server.pid, interval_s=1.0) as rss:
+                load_start = rss.mark()
+                result = asyncio.run(open_loop(server.url, specs, rate, duration_s, connections=64))
+            alive = server.alive()
+    samples = [(t - load_start, b) for t, b in rss.samples]
+    summary = result.summary()
+    report = {
+        "model": target.model,
+        "source": target.source,
+        "minutes": args.minutes,
+        "rate_rps": round(rate, 1),
+        "warmup_s": warmup_s,
+        "load": summary,
+        "rss": rss.summary(),
+        "drift": drift(samples, warmup_s),
+        "rss_mb_per_second": [round(b / MB, 1) for _, b in samples],
+        "server_alive": alive,
+    }
+    growth = report["drift"]["growth_mb"]
+    report["checks"] = {
+        "server_alive": alive,
+        "all_answers_200": set(result.statuses) == {"200"},
+        "rss_growth_after_warmup_below_threshold": growth is not None and growth < args.max_growth_mb,
+    }
+    report["passed"] = all(report["checks"].values())
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = run(args)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.output:
+        args.output.write_text(text + "\n")
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
