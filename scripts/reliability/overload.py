@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 from pathlib import Path
 
-from .server import RssSampler, choose_target, limited_repository, log_path_for, read_config, serving
+from .server import RssSampler, choose_target, emit, limited_repository, log_path_for, read_config, serving
 from .traffic import closed_loop, open_loop, request_specs
 
 
@@ -120,12 +119,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    report = run(args)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
-    return 0 if report["passed"] else 1
+    return emit(run(args), args.output)
 
 
 if __name__ == "__main__":

@@ -231,3 +231,12 @@ class RssSampler:
 
 def log_path_for(workdir: Path) -> Path:
     return workdir / f"server-{os.getpid()}.log"
+
+
+def emit(report: dict, output: "Path | None") -> int:
+    """Print the JSON report, write it if asked; exit status 1 when a check failed."""
+    text = json.dumps(report, indent=2)
+    print(text)
+    if output:
+        output.write_text(text + "\n")
+    return 0 if report["passed"] else 1

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .server import MB, RssSampler, choose_target, log_path_for, read_config, serving
+from .server import MB, RssSampler, choose_target, emit, log_path_for, read_config, serving
 from .traffic import closed_loop, open_loop, request_specs
 
 
@@ -103,12 +102,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    report = run(args)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
-    return 0 if report["passed"] else 1
+    return emit(run(args), args.output)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
+
+from scripts.loadtest.transport import classify
 import numpy as np
 
 from service.datatypes import KSERVE_TO_NUMPY
@@ -64,17 +66,6 @@ def request_specs(config: dict, model: str, sequence_length: int | None = None, 
         headers = {"content-type": "application/octet-stream", HEADER: str(len(header))}
         specs.append(RequestSpec(f"/v2/models/{model}/infer", header + b"".join(raws.values()), headers))
     return specs
-
-
-def classify(exc: BaseException) -> str:
-    """Outcome names for transport failures, kept apart from HTTP statuses."""
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return "connect_error"
-    if isinstance(exc, httpx.TimeoutException):
-        return "timeout"
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-        return "connection_closed"
-    return "transport_error"
 
 
 def percentiles_ms(values: list[float]) -> dict[str, float]:
