@@ -44,8 +44,8 @@ class ImageSplit:
         digest = hashlib.sha256(np.sort(self.test_index).astype("<i8").tobytes()).hexdigest()
         return {
             "method": self.description,
-            "train_size": int(len(self.y_train)),
-            "test_size": int(len(self.y_test)),
+            "train_size": len(self.y_train),
+            "test_size": len(self.y_test),
             "test_index_sha256": digest,
         }
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-LANGUAGES = (
-    "ar bg ca cs da de el en es et fa fi fr he hi hr hu id is it "
-    "ja ko lt lv ms nl no pl pt ro ru sk sl sr sv th tr uk vi zh"
-).split()
+LANGUAGES = [
+    "ar", "bg", "ca", "cs", "da", "de", "el", "en", "es", "et", "fa", "fi", "fr", "he", "hi", "hr", "hu", "id", "is",
+    "it", "ja", "ko", "lt", "lv", "ms", "nl", "no", "pl", "pt", "ro", "ru", "sk", "sl", "sr", "sv", "th", "tr", "uk",
+    "vi", "zh",
+]
 MAX_SHARED = 20
 CLDR_SOURCE = {
     "name": "Unicode CLDR display names (territories, languages, scripts, currencies, "
@@ -117,13 +118,13 @@ def split_by_text(data: TextSet, test_fraction: float, seed: int) -> tuple[np.nd
     """Held-out split by unique string (each text is in exactly one side)."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(data))
-    n_test = int(round(len(data) * test_fraction))
+    n_test = round(len(data) * test_fraction)
     test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
     digest = hashlib.sha256("\n".join(data.texts[i] for i in test).encode()).hexdigest()
     record = {
         "method": f"by unique string: numpy default_rng({seed}).permutation, test_fraction={test_fraction}",
-        "train_size": int(len(train)),
-        "test_size": int(len(test)),
+        "train_size": len(train),
+        "test_size": len(test),
         "test_texts_sha256": digest,
     }
     return train, test, record

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import torch
 
@@ -60,7 +61,31 @@ def export_onnx(
         )
     if path.with_name(path.name + ".data").exists():
         raise ExportError(f"{path}: the exporter wrote external data; expected a single file")
+    _strip_stack_traces(path)
     return path
+
+
+def _strip_stack_traces(path: Path) -> None:
+    """Drop the exporter's per-node Python stack traces.
+
+    They hold absolute paths and line numbers of this checkout, so without this the
+    same weights would give a different file (and sha256) on every machine and edit.
+    """
+    model = onnx.load(str(path))
+
+    def clean(graph: onnx.GraphProto) -> None:
+        for node in graph.node:
+            keep = [p for p in node.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
+            del node.metadata_props[:]
+            node.metadata_props.extend(keep)
+            for attribute in node.attribute:
+                for sub in [attribute.g, *attribute.graphs]:
+                    clean(sub)
+
+    clean(model.graph)
+    for function in model.functions:
+        clean(function)
+    onnx.save(model, str(path))
 
 
 def session(path: Path) -> ort.InferenceSession:
@@ -158,6 +183,15 @@ def publish(
     }
     (target / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return provenance
+
+
+def update_provenance(model_dir: Path, **fields) -> dict:
+    """Add figures measured after publishing (they are part of the model's record)."""
+    path = Path(model_dir) / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["provenance"].update(fields)
+    path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return config["provenance"]
 
 
 def base_config(name: str, description: str, inputs: list[dict], outputs: list[dict], *, labels: list[str],

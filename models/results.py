@@ -13,13 +13,14 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPORT = Path(__file__).resolve().parent / "RESULTS.md"
 
 
-def save(name: str, record: dict, folder: Path = RESULTS_DIR) -> Path:
+def save(name: str, record: dict, folder: Path | None = None) -> Path:
+    folder = Path(folder or RESULTS_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 
-def load(name: str, folder: Path = RESULTS_DIR) -> dict | None:
-    path = folder / f"{name}.json"
+def load(name: str, folder: Path | None = None) -> dict | None:
+    path = Path(folder or RESULTS_DIR) / f"{name}.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None

@@ -20,7 +20,14 @@ from . import cli, results
 from .data_images import DIGIT_LABELS, DIGITS_MAX, DIGITS_SOURCE, load_image_data
 from .export import base_config, publish, tensor_spec
 from .networks import ACTIVATIONS, MLP, LeNet, ResNet
-from .training import count_parameters, fit, minibatches, predict, set_seed, validation_split
+from .training import (
+    count_parameters,
+    fit,
+    minibatches,
+    predict,
+    set_seed,
+    validation_split,
+)
 
 DEFAULTS = {
     "arch": "lenet",            # lenet | resnet | mlp
@@ -42,7 +49,9 @@ DEFAULTS = {
 }
 CHOICES = {"arch": ["lenet", "resnet", "mlp"], "activation": sorted(ACTIVATIONS)}
 ARCHS = {"lenet": LeNet, "resnet": ResNet, "mlp": MLP}
-REFERENCE = {"digits_lenet": 0.98, "digits_resnet": 0.99}  # issue 3: the better >= 99%, the other >= 98%
+# Per-model defaults on top of DEFAULTS: BatchNorm makes the ResNet's validation loss noisy at 3e-3.
+MODELS = {"digits_lenet": {"arch": "lenet"}, "digits_resnet": {"arch": "resnet", "lr": 1e-3}}
+REFERENCE = {"test_accuracy": 0.98, "better_cnn_test_accuracy": 0.99}  # the better CNN >= 99%, the other >= 98%
 
 
 def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
@@ -71,7 +80,8 @@ def train_classifier(args) -> tuple[torch.nn.Module, dict]:
     tr, va = validation_split(len(split.y_train), args.val_fraction, args.seed, split.y_train)
     x_tr, y_tr = torch.from_numpy(split.x_train[tr]), torch.from_numpy(split.y_train[tr])
     x_va, y_va = torch.from_numpy(split.x_train[va]), torch.from_numpy(split.y_train[va])
-    model = ARCHS[args.arch](num_classes=num_classes, act=args.activation, **({"width": args.width} if args.arch != "mlp" else {}))
+    sizes = {"width": args.width} if args.arch != "mlp" else {}
+    model = ARCHS[args.arch](num_classes=num_classes, act=args.activation, **sizes)
     generator = torch.Generator().manual_seed(args.seed)
 
     def batches(rng):
@@ -122,11 +132,12 @@ def digits_config(name: str, description: str, num_classes: int) -> dict:
     )
 
 
-def export_classifier(model: torch.nn.Module, name: str, description: str, metrics: dict, args, data: dict) -> dict:
+def export_classifier(model: torch.nn.Module, name: str, description: str, metrics: dict, args, data: dict,
+                      defaults: dict) -> dict:
     """Publish with parity checked on held-out digits at batch sizes 1, 7 and 64."""
     split = load_image_data(args.data, args.test_fraction, args.split_seed)
     config = digits_config(name, description, int(split.y_test.max() + 1))
-    config["provenance"] = {"data": data, "metrics": metrics, "training_command": cli.command(name, args, DEFAULTS)}
+    config["provenance"] = {"data": data, "metrics": metrics, "training_command": cli.command(name, args, defaults)}
     held_out = torch.from_numpy(split.x_test)
     return publish(
         model, repository=Path(args.repository), config=config, example=(held_out[:4],),
@@ -136,16 +147,16 @@ def export_classifier(model: torch.nn.Module, name: str, description: str, metri
 
 
 def main(argv: Sequence[str] | None = None, name: str = "digits_lenet") -> dict:
-    arch = {"digits_lenet": "lenet", "digits_resnet": "resnet"}[name]
-    args = cli.parse({**DEFAULTS, "arch": arch}, argv, f"models.train {name}", CHOICES)
+    defaults = {**DEFAULTS, **MODELS[name]}
+    args = cli.parse(defaults, argv, f"models.train {name}", CHOICES)
     model, metrics = train_classifier(args)
     print(f"{name}: held-out accuracy {metrics['test_accuracy']:.4f} ({metrics['split']['test_size']} images)")
-    record = {"name": name, "metrics": metrics, "reference": {"test_accuracy": REFERENCE[name]}}
+    record = {"name": name, "metrics": metrics, "reference": REFERENCE}
     if args.export:
-        kind = "LeNet-style CNN" if arch == "lenet" else "small residual CNN"
+        kind = {"lenet": "LeNet-style CNN", "resnet": "small residual CNN", "mlp": "MLP"}[args.arch]
         record["provenance"] = export_classifier(
             model, name, f"{kind} ({args.activation}) classifying 8x8 handwritten digits", metrics, args,
-            {**DIGITS_SOURCE, "split": metrics["split"]} if args.data == "digits" else {"name": args.data},
+            {**DIGITS_SOURCE, "split": metrics["split"]} if args.data == "digits" else {"name": args.data}, defaults,
         )
     results.save(name, record)
     return record

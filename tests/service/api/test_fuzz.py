@@ -14,7 +14,6 @@ For a larger run see scripts/README-reliability.md.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -82,15 +81,6 @@ schema = build_schema()
 
 
 STATUSES: Counter = Counter()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def subnormal_floats():
-    """Hypothesis draws subnormal floats, which flush-to-zero makes impossible: undo
-    torch.set_flush_denormal(True) if training code in this process turned it on."""
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_flush_denormal(False)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -12,11 +12,9 @@ import json
 import math
 import os
 import struct
-import sys
 
 import numpy as np
 import orjson
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -38,15 +36,6 @@ NUMERIC = {
 }
 DATATYPES = [*NUMERIC, "BYTES"]
 shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def subnormal_floats():
-    """Hypothesis draws subnormal floats, which flush-to-zero makes impossible: undo
-    torch.set_flush_denormal(True) if training code in this process turned it on."""
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_flush_denormal(False)
 
 
 @st.composite
