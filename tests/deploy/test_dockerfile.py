@@ -350,6 +350,8 @@ def test_gpu_requirements_resolve_for_the_gpu_image(tmp_path):
         sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
         "--report", str(report), "--only-binary=:all:", "--python-version", "3.12",
         "--implementation", "cp", "--abi", "cp312",
+        # Older pips (23.x, what `python -m venv` ships) accept platform options only with --target.
+        "--target", str(tmp_path / "target"),
     ]
     for tag in _manylinux_platforms(39):
         cmd += ["--platform", tag]
