@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 
@@ -73,6 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await repo.load_all()
+        # Move everything built at startup (FastAPI, pydantic, ORT sessions) out of
+        # the collector's reach: full collections over it caused 50+ ms pauses, which
+        # showed as p99 = 5x p50 under load (measured with scripts.bench).
+        gc.collect()
+        gc.freeze()
         log.info("startup complete", extra={"ready": repo.ready(), "models": repo.index()})
         yield
         # uvicorn has already stopped accepting and finished in-flight requests;
