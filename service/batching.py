@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections import deque
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -44,7 +44,6 @@ class _Pending:
     future: asyncio.Future
     enqueued: float
     deadline: float | None = None
-    dispatched: float = field(default=0.0)
 
 
 @dataclass

@@ -86,6 +86,7 @@ class ModelRepository:
         self.startup_done = False
         self._locks: dict[str, asyncio.Lock] = {}
         self._draining: set[asyncio.Task] = set()
+        self._closed = False
 
     # -- discovery and loading ------------------------------------------------
 
@@ -130,8 +131,9 @@ class ModelRepository:
 
     async def load(self, name: str) -> ModelEntry:
         """Load or reload `name`; new versions are warm before they take traffic."""
-        if name not in self.discover():
-            raise NotFound(f"model {name!r} is not in the repository; available: {self.discover()}")
+        available = self.discover()
+        if name not in available:
+            raise NotFound(f"model {name!r} is not in the repository; available: {available}")
         async with self._locks.setdefault(name, asyncio.Lock()):
             old = self.models.get(name)
             try:
@@ -273,7 +275,13 @@ class ModelRepository:
         raise AssertionError("unreachable")
 
     async def close(self) -> None:
-        """Drain every model (SIGTERM path): finish what was accepted, then stop."""
+        """Drain every model (SIGTERM path): finish what was accepted, then stop.
+
+        Idempotent: the server's SIGTERM handler drains first, and the app's
+        lifespan shutdown (the only path for in-process clients) calls it again."""
+        if self._closed:
+            return
+        self._closed = True
         for entry in list(self.models.values()):
             self._drain_later(entry, keep=None)
         if self._draining:

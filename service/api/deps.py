@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from typing import Annotated, Any, Awaitable, TypeVar
+from typing import Annotated, Awaitable, TypeVar
 
 from fastapi import Depends, Request
 
@@ -94,7 +94,3 @@ class ClientDisconnected(InvalidInput):
 
     def __init__(self) -> None:
         super().__init__("client disconnected before the response was ready")
-
-
-def query_flag(value: Any) -> bool:
-    return str(value).lower() in ("1", "true", "yes", "on")
