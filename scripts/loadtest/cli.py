@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from .payloads import MODES
 from .runner import LATE_TOLERANCE_S
+from .transport import TRANSPORTS
 from .schedule import ARRIVALS
 
 DEFAULT_REPOSITORY = Path(__file__).resolve().parents[2] / "models" / "repository"
@@ -88,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="directory for results.json / results.csv (and the plot)")
     p.add_argument("--plot", action="store_true", help="also write latency and throughput plots (PNG) to --out")
     p.add_argument("--seed", type=int, default=0, help="seed for Poisson arrivals and data splits")
+    p.add_argument("--transport", choices=TRANSPORTS, default="raw",
+                   help="raw: lean keep-alive HTTP/1.1, cheap enough not to be the bottleneck; "
+                        "httpx: a full client (default %(default)s)")
     p.add_argument("--no-uvloop", dest="uvloop", action="store_false", help="use the default asyncio loop")
     p.add_argument("--allow-remote", action="store_true", help="allow a target that is not this machine")
     return p

@@ -23,6 +23,7 @@ def step_row(stats: StepStats, server: dict, **context) -> dict:
         {
             "elapsed_s": elapsed,
             "sent": stats.sent,
+            "reconnects": stats.reconnects,
             "errors": stats.errors,
             "errors_total": sum(stats.errors.values()),
             "client_cpu": stats.client_cpu_max,
@@ -49,6 +50,8 @@ def warnings_for(row: dict) -> list[str]:
             f"client CPU at {row['client_cpu']:.0%} of a core: the client may be the bottleneck "
             "(try --processes N, or pin client and server to separate cores)"
         )
+    if row.get("reconnects"):
+        notes.append(f"{row['reconnects']} connections reopened: keep-alive did not hold (or requests timed out)")
     if row.get("late"):
         notes.append(f"{row['late']} sends left later than planned (max lag {row['max_send_lag_ms']:.1f} ms)")
     if row.get("dropped"):

@@ -53,6 +53,7 @@ class StepPlan:
     connections: int = 64  # open loop: keep-alive connections; more in flight wait for one (and it counts)
     late_tolerance_s: float = LATE_TOLERANCE_S
     seed: int = 0
+    transport: str = "raw"  # "raw" (lean HTTP/1.1) or "httpx"
 
     @property
     def measure_s(self) -> float:
@@ -187,6 +188,8 @@ async def run_open(pool: ClientPool, specs: Sequence[RequestSpec], plan: StepPla
 async def run_plan(base_url: str, specs: Sequence[RequestSpec], plan: StepPlan, t0: float) -> StepStats:
     """Run one step of `plan` in this process, starting at monotonic time `t0`."""
     connections = plan.concurrency if plan.mode == "closed" else min(plan.connections, plan.max_inflight)
-    async with ClientPool.open(base_url, connections, plan.timeout_s) as pool:
+    async with ClientPool.open(base_url, connections, plan.timeout_s, plan.transport) as pool:
         engine = run_closed if plan.mode == "closed" else run_open
-        return await engine(pool, specs, plan, t0)
+        stats = await engine(pool, specs, plan, t0)
+        stats.reconnects = pool.reconnects
+        return stats

@@ -56,6 +56,7 @@ class StepStats:
     late: int = 0  # open loop: sent later than intended by more than the tolerance
     dropped: int = 0  # open loop: not sent because the in-flight cap was reached
     max_send_lag_s: float = 0.0
+    reconnects: int = 0  # connections reopened after the first (keep-alive not held, or a timeout)
     window_start: float = float("inf")  # shared monotonic clock (CLOCK_MONOTONIC is system-wide)
     window_end: float = float("-inf")  # last completion of a measured request
     nominal_s: float = 0.0  # the planned measuring time of the step
@@ -102,6 +103,7 @@ def merge(parts: list[StepStats]) -> StepStats:
         merged.sent += p.sent
         merged.late += p.late
         merged.dropped += p.dropped
+        merged.reconnects += p.reconnects
         merged.max_send_lag_s = max(merged.max_send_lag_s, p.max_send_lag_s)
         merged.window_start = min(merged.window_start, p.window_start)
         merged.window_end = max(merged.window_end, p.window_end)

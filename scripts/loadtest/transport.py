@@ -1,5 +1,8 @@
 """Sending: outcome names, and a pool of keep-alive connections that stays O(1).
 
+Two transports: `raw` (wire.py, the default: cheap enough that the client is not
+the bottleneck) and `httpx` (a full client, also what the tests' mock servers use).
+
 httpcore's connection pool scans every connection on every request. With 64
 connections in one httpx client that scan dominated the client's CPU, and a
 closed loop at concurrency 64 reached a fifth of what it did at 16 (measured
@@ -13,10 +16,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import Protocol
 
 import httpx
 
 from .payloads import RequestSpec
+from .wire import RawConnection
+
+TRANSPORTS = ("raw", "httpx")
 
 
 def classify(exc: BaseException) -> str:
@@ -39,35 +46,69 @@ async def send(client: httpx.AsyncClient, spec: RequestSpec) -> str:
     return str(response.status_code)
 
 
-class ClientPool:
-    """Clients lent out one request at a time; build it with `open` or from given clients (tests)."""
+class Connection(Protocol):
+    async def send(self, spec: RequestSpec) -> str: ...
 
-    def __init__(self, clients: Iterable[httpx.AsyncClient]) -> None:
-        self._clients = list(clients)
-        self._idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-        for client in self._clients:
-            self._idle.put_nowait(client)
+    async def aclose(self) -> None: ...
+
+
+class HttpxConnection:
+    """An httpx client used one request at a time."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def send(self, spec: RequestSpec) -> str:
+        return await send(self.client, spec)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class ClientPool:
+    """Connections lent out one request at a time; build it with `open`, or from httpx clients (tests)."""
+
+    def __init__(self, connections: Iterable[Connection | httpx.AsyncClient]) -> None:
+        self._connections = [HttpxConnection(c) if isinstance(c, httpx.AsyncClient) else c for c in connections]
+        self._idle: asyncio.Queue[Connection] = asyncio.Queue()
+        for connection in self._connections:
+            self._idle.put_nowait(connection)
 
     @classmethod
-    def open(cls, base_url: str, size: int, timeout_s: float) -> ClientPool:
-        """`size` clients of one keep-alive connection each, sharing one TLS context."""
+    def open(cls, base_url: str, size: int, timeout_s: float, transport: str = "raw") -> ClientPool:
+        """`size` keep-alive connections to `base_url`."""
+        size = max(1, size)
+        if transport == "raw":
+            return cls(RawConnection(base_url, timeout_s) for _ in range(size))
+        if transport != "httpx":
+            raise ValueError(f"transport must be one of {TRANSPORTS}, got {transport!r}")
         tls = httpx.create_ssl_context()  # built once: each costs milliseconds
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         return cls(
             httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout_s, verify=tls, trust_env=False)
-            for _ in range(max(1, size))
+            for _ in range(size)
         )
 
+    @property
+    def reconnects(self) -> int:
+        """Connections opened beyond one per slot (raw transport): keep-alive that did not hold."""
+        return sum(max(0, c.opened - 1) for c in self._connections if isinstance(c, RawConnection))
+
     async def send(self, spec: RequestSpec) -> str:
-        client = await self._idle.get()
+        connection = await self._idle.get()
         try:
-            return await send(client, spec)
+            return await connection.send(spec)
         finally:
-            self._idle.put_nowait(client)
+            self._idle.put_nowait(connection)
 
     async def aclose(self) -> None:
-        for client in set(self._clients):
-            await client.aclose()
+        # Tests may lend one client to many slots: close each once.
+        closed: set[int] = set()
+        for connection in self._connections:
+            key = id(connection.client) if isinstance(connection, HttpxConnection) else id(connection)
+            if key not in closed:
+                closed.add(key)
+                await connection.aclose()
 
     async def __aenter__(self) -> ClientPool:
         return self

@@ -33,6 +33,8 @@ def test_the_command_line_refuses_a_remote_target(capsys):
 def test_defaults_are_a_closed_loop_sweep():
     args = parse_args(["digits"])
     assert (args.concurrency, args.rate, args.payload) == ([1, 4, 16, 64], None, "binary")
+    assert args.transport == "raw"
+    assert parse_args(["digits", "--transport", "httpx"]).transport == "httpx"
 
 
 def test_rate_sweep_and_lists_are_parsed():
@@ -42,7 +44,8 @@ def test_rate_sweep_and_lists_are_parsed():
 
 @pytest.mark.parametrize("argv", [["m", "--concurrency", "1,x"], ["m", "--concurrency", "0"],
                                   ["m", "--rate", "10", "--concurrency", "1"], ["m", "--plot"],
-                                  ["m", "--duration", "0"], ["m", "--processes", "0"]])
+                                  ["m", "--duration", "0"], ["m", "--processes", "0"],
+                                  ["m", "--transport", "curl"]])
 def test_bad_options_exit_with_usage(argv):
     with pytest.raises(SystemExit):
         parse_args(argv)

@@ -29,12 +29,13 @@ def slow_async(delay_s: float):
     return handler
 
 
-async def test_open_loop_sends_the_schedule_never_early_against_a_real_socket_server(fake_server):
+@pytest.mark.parametrize("transport", ["raw", "httpx"])
+async def test_open_loop_sends_the_schedule_never_early_against_a_real_socket_server(fake_server, transport):
     # Invariants that hold however loaded the machine is: the count comes from the
     # schedule, and no request reaches the server before its intended time (minus
     # the timer slack). Being *late* depends on the machine; the tool reports it,
     # and test_sends_delayed_by_a_busy_client checks that report.
-    plan = StepPlan(mode="open", rate=200, warmup_s=0.2, duration_s=1.5)
+    plan = StepPlan(mode="open", rate=200, warmup_s=0.2, duration_s=1.5, transport=transport)
     t0 = time.monotonic() + 0.05
     stats = await run_plan(fake_server.url, SPECS, plan, t0)
     assert stats.sent == 300
@@ -45,6 +46,7 @@ async def test_open_loop_sends_the_schedule_never_early_against_a_real_socket_se
     assert len(arrivals) == len(intended) == 340
     # Sorted k-th arrival vs k-th intended time: each request leaves at or after its own.
     assert np.all(arrivals >= intended - SEND_AHEAD_S), (arrivals - intended).min()
+    assert stats.reconnects == 0
 
 
 async def test_sends_delayed_by_a_busy_client_are_late_and_their_wait_is_in_the_latency():
