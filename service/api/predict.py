@@ -1,7 +1,7 @@
 """POST /v2/models/{m}[/versions/{v}]/predict: images, sequences and text in; labels out.
 
 One endpoint per model; what it accepts and answers follows the model's declared
-`preprocessing` and `postprocessing` (see service/preprocess.py and postprocess.py):
+`preprocessing` and `postprocessing` (see service/preprocess.py, images.py and postprocess.py):
 
 - JSON for every model: {"images": [...]} (preprocessed pixel arrays) or
   {"images_b64": [...]} (base64 PNG/JPEG), {"frames": [[...]]} or {"sequences": [...]},

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 import base64
-import io
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from models.data_images import area_resize as training_area_resize
 from models.encoding import CharVocab
@@ -13,31 +11,17 @@ from service import preprocess
 from service.config import ModelConfig
 from service.errors import InvalidInput, PayloadTooLarge, Unprocessable
 from tests.service.friendly_models import (
-    image_classifier, sequence_classifier, text_attention,
+    image_classifier,
+    sequence_classifier,
+    text_attention,
 )
+from tests.service.pictures import png
+from tests.service.pictures import stroke as digit
 from tests.tiny_models import AFFINE_CONFIG
 
 
 def cfg(build) -> ModelConfig:
     return ModelConfig.model_validate(build()[0])
-
-
-def png(array: np.ndarray, mode: str | None = None, fmt: str = "PNG") -> bytes:
-    buffer = io.BytesIO()
-    image = Image.fromarray(array)
-    if mode:
-        image = image.convert(mode)
-    image.save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
-def digit(size: int = 32, seed: int = 1) -> np.ndarray:
-    """A bright stroke on a dark background, uint8 [size, size]."""
-    rng = np.random.default_rng(seed)
-    image = np.zeros((size, size), np.uint8)
-    image[size // 4 : 3 * size // 4, size // 3 : size // 3 + size // 6] = 255
-    image[size // 4 : size // 4 + size // 8, size // 4 : 3 * size // 4] = 200
-    return np.clip(image + rng.integers(0, 20, image.shape), 0, 255).astype(np.uint8)
 
 
 IMG = cfg(image_classifier)
@@ -50,81 +34,18 @@ def test_kind_comes_from_preprocessing_type():
     assert preprocess.kind_of(ModelConfig.model_validate(AFFINE_CONFIG)) is None
 
 
-def test_image_upload_matches_the_training_area_resize():
+def test_image_feeds_are_one_batched_item_of_the_image_input():
     pixels = digit(32)
     feeds = preprocess.image_feeds(IMG, png(pixels), "file")
     expected = training_area_resize(pixels[None].astype(np.float64) / 255.0)[0]
+    assert list(feeds) == ["image"]
     assert feeds["image"].shape == (1, 1, 8, 8) and feeds["image"].dtype == np.float32
     np.testing.assert_allclose(feeds["image"][0, 0], expected, atol=1e-6)
 
 
-def test_non_square_upload_is_centred_like_training():
-    pixels = digit(40)[:, 4:34]  # 40 x 30
-    feeds = preprocess.image_feeds(IMG, png(pixels), "file")
-    expected = training_area_resize(pixels[None].astype(np.float64) / 255.0)[0]
-    np.testing.assert_allclose(feeds["image"][0, 0], expected, atol=1e-6)
-
-
-def test_dark_ink_on_white_is_inverted_automatically():
-    pixels = digit(32)
-    bright_on_dark = preprocess.image_feeds(IMG, png(pixels), "f")["image"]
-    dark_on_white = preprocess.image_feeds(IMG, png(255 - pixels), "f")["image"]
-    np.testing.assert_allclose(dark_on_white, bright_on_dark, atol=1e-6)
-
-
-def test_colour_and_transparent_uploads_become_grayscale():
-    pixels = digit(16)
-    rgb = np.stack([pixels] * 3, axis=2)
-    gray = preprocess.image_feeds(IMG, png(pixels), "f")["image"]
-    np.testing.assert_allclose(preprocess.image_feeds(IMG, png(rgb), "f")["image"], gray, atol=1e-6)
-    # Black ink on a transparent canvas: composited onto white, then inverted to bright-on-dark.
-    rgba = np.zeros((16, 16, 4), np.uint8)
-    rgba[..., 3] = pixels
-    out = preprocess.image_feeds(IMG, png(rgba), "f")["image"]
-    np.testing.assert_allclose(out, gray, atol=0.01)
-
-
-def test_jpeg_and_16_bit_png_decode():
-    pixels = digit(64)
-    jpeg = preprocess.image_feeds(IMG, png(pixels, fmt="JPEG"), "f")["image"]
-    reference = preprocess.image_feeds(IMG, png(pixels), "f")["image"]
-    assert np.abs(jpeg - reference).max() < 0.05
-    sixteen = Image.fromarray(pixels.astype(np.uint16) * 257)
-    buffer = io.BytesIO()
-    sixteen.save(buffer, format="PNG")
-    np.testing.assert_allclose(preprocess.image_feeds(IMG, buffer.getvalue(), "f")["image"], reference, atol=1e-6)
-
-
-def test_large_upload_is_reduced_first_and_still_area_averaged():
-    pixels = digit(32).repeat(16, axis=0).repeat(16, axis=1)  # 512 x 512
-    out = preprocess.image_feeds(IMG, png(pixels), "f")["image"]
-    expected = training_area_resize(digit(32)[None].astype(np.float64) / 255.0)[0]
-    np.testing.assert_allclose(out[0, 0], expected, atol=2 / 255)
-
-
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        (b"", "file: empty upload; expected a PNG or JPEG image"),
-        (b"hello, not an image", "file: not a PNG or JPEG image (received 19 bytes starting b'hello, n')"),
-        (png(digit(32))[:60], "file: corrupt or truncated image data"),
-    ],
-)
-def test_bad_uploads_name_the_problem(data, message):
-    with pytest.raises(InvalidInput) as info:
-        preprocess.image_feeds(IMG, data, "file")
-    assert info.value.message.startswith(message)
-
-
-def test_other_image_formats_are_refused():
-    with pytest.raises(InvalidInput, match=r"file: expected a PNG or JPEG image, received GIF"):
-        preprocess.image_feeds(IMG, png(digit(8), fmt="GIF"), "file")
-
-
-def test_oversized_image_is_413(monkeypatch):
-    monkeypatch.setattr(preprocess, "MAX_IMAGE_PIXELS", 100)
-    with pytest.raises(PayloadTooLarge, match=r"file: image of 32x32 pixels exceeds the limit of 100 pixels"):
-        preprocess.image_feeds(IMG, png(digit(32)), "file")
+def test_image_spec_reads_the_preprocessing_block():
+    spec = preprocess.image_spec(IMG)
+    assert (spec.input, spec.shape, spec.layout, spec.resize) == ("image", [1, 8, 8], "CHW", "area")
 
 
 def test_pixel_arrays_take_chw_or_hw():

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from models.data_images import area_resize as training_area_resize
+from tests.service.pictures import png
 from tests.service.friendly_models import W_IMG, W_SEQ, add_friendly_models
 
 
@@ -17,11 +18,6 @@ def client(make_client, tiny_repo):
     add_friendly_models(tiny_repo)
     return make_client()
 
-
-def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format=fmt)
-    return buffer.getvalue()
 
 
 def digit(seed: int, size: int = 32) -> np.ndarray:

@@ -20,6 +20,7 @@ from models.data_images import area_resize as training_area_resize
 from models.encoding import CharVocab
 from service.api.app import create_app
 from service.settings import DEFAULT_REPOSITORY, Settings
+from tests.service.pictures import png
 
 pytestmark = pytest.mark.slow
 # Another published repository can be checked the same way (e.g. one trained to a scratch folder).
@@ -60,11 +61,6 @@ def digits(n: int = 12):
     big = np.round(bunch.images[:n] / 16.0 * 255).astype(np.uint8).repeat(4, axis=1).repeat(4, axis=2)
     return big, bunch.target[:n]
 
-
-def png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("model", CLASSIFIERS)
