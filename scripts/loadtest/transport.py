@@ -47,13 +47,17 @@ async def send(client: httpx.AsyncClient, spec: RequestSpec) -> str:
 
 
 class Connection(Protocol):
+    reconnects: int  # connections reopened after the first
+
     async def send(self, spec: RequestSpec) -> str: ...
 
     async def aclose(self) -> None: ...
 
 
 class HttpxConnection:
-    """An httpx client used one request at a time."""
+    """An httpx client used one request at a time (httpx reconnects out of sight: none are counted)."""
+
+    reconnects = 0
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
@@ -66,10 +70,10 @@ class HttpxConnection:
 
 
 class ClientPool:
-    """Connections lent out one request at a time; build it with `open`, or from httpx clients (tests)."""
+    """Connections lent out one request at a time; build it with `open`, or from given connections (tests)."""
 
-    def __init__(self, connections: Iterable[Connection | httpx.AsyncClient]) -> None:
-        self._connections = [HttpxConnection(c) if isinstance(c, httpx.AsyncClient) else c for c in connections]
+    def __init__(self, connections: Iterable[Connection]) -> None:
+        self._connections = list(connections)
         self._idle: asyncio.Queue[Connection] = asyncio.Queue()
         for connection in self._connections:
             self._idle.put_nowait(connection)
@@ -79,20 +83,23 @@ class ClientPool:
         """`size` keep-alive connections to `base_url`."""
         size = max(1, size)
         if transport == "raw":
-            return cls(RawConnection(base_url, timeout_s) for _ in range(size))
+            encoded: dict = {}  # request bytes are the same for every connection: encode each spec once
+            return cls(RawConnection(base_url, timeout_s, encoded) for _ in range(size))
         if transport != "httpx":
             raise ValueError(f"transport must be one of {TRANSPORTS}, got {transport!r}")
         tls = httpx.create_ssl_context()  # built once: each costs milliseconds
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         return cls(
-            httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout_s, verify=tls, trust_env=False)
+            HttpxConnection(
+                httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout_s, verify=tls, trust_env=False)
+            )
             for _ in range(size)
         )
 
     @property
     def reconnects(self) -> int:
-        """Connections opened beyond one per slot (raw transport): keep-alive that did not hold."""
-        return sum(max(0, c.opened - 1) for c in self._connections if isinstance(c, RawConnection))
+        """Connections reopened over the pool's life: keep-alive that did not hold."""
+        return sum(c.reconnects for c in self._connections)
 
     async def send(self, spec: RequestSpec) -> str:
         connection = await self._idle.get()
@@ -102,13 +109,9 @@ class ClientPool:
             self._idle.put_nowait(connection)
 
     async def aclose(self) -> None:
-        # Tests may lend one client to many slots: close each once.
-        closed: set[int] = set()
-        for connection in self._connections:
-            key = id(connection.client) if isinstance(connection, HttpxConnection) else id(connection)
-            if key not in closed:
-                closed.add(key)
-                await connection.aclose()
+        # Tests may lend one connection to many slots: close each once.
+        for connection in {id(c): c for c in self._connections}.values():
+            await connection.aclose()
 
     async def __aenter__(self) -> ClientPool:
         return self

@@ -76,7 +76,7 @@ async def read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> in
 class RawConnection:
     """One keep-alive connection to `base_url` (http only); `send` returns the outcome name."""
 
-    def __init__(self, base_url: str, timeout_s: float) -> None:
+    def __init__(self, base_url: str, timeout_s: float, encoded: dict | None = None) -> None:
         url = urlsplit(base_url)
         if url.scheme != "http" or not url.hostname:
             raise ValueError(f"the raw transport speaks plain http://host:port, got {base_url!r}; use --transport httpx")
@@ -85,9 +85,14 @@ class RawConnection:
         self._base_path = url.path.rstrip("/")
         self.timeout_s = timeout_s
         self.opened = 0  # connections opened: 1 while keep-alive holds
-        self._encoded: dict[int, tuple[RequestSpec, bytes]] = {}
+        # id(spec) -> (spec, request bytes); a pool shares one among its connections.
+        self._encoded: dict[int, tuple[RequestSpec, bytes]] = {} if encoded is None else encoded
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+
+    @property
+    def reconnects(self) -> int:
+        return max(0, self.opened - 1)
 
     def _bytes_for(self, spec: RequestSpec) -> bytes:
         # Specs are replayed for a whole step: encode each once (kept with its spec so the id stays valid).

@@ -10,12 +10,14 @@ from PIL import Image
 
 from models.data_images import area_resize as training_area_resize
 from service import images, preprocess
+from service.config import ModelConfig
 from service.errors import InvalidInput, PayloadTooLarge
+from tests.service.friendly_models import image_classifier
 from tests.service.pictures import png
 from tests.service.pictures import stroke as digit
-from tests.service.test_preprocess import IMG
 
-SPEC = preprocess.image_spec(IMG)  # 1 x 8 x 8, CHW, bright ink on dark, area resize, as load_digits
+# 1 x 8 x 8, CHW, bright ink on dark, area resize: as load_digits
+SPEC = preprocess.image_spec(ModelConfig.model_validate(image_classifier()[0]))
 
 
 def tensor(data: bytes, where: str = "file") -> np.ndarray:

@@ -12,14 +12,15 @@ import pytest
 from scripts.loadtest.payloads import RequestSpec
 from scripts.loadtest.runner import SEND_AHEAD_S, StepPlan, run_closed, run_open, run_plan
 from scripts.loadtest.schedule import arrival_offsets
-from scripts.loadtest.transport import ClientPool
+from scripts.loadtest.transport import ClientPool, HttpxConnection
 
 SPECS = [RequestSpec("/v2/models/m/infer", b'{"inputs": [{"shape": [1]}]}', items=1)]
 
 
 def mock_pool(handler, connections: int = 64) -> ClientPool:
     """`connections` slots over one mock client (a MockTransport has no connection limit)."""
-    return ClientPool([httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://test")] * connections)
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://test")
+    return ClientPool([HttpxConnection(client)] * connections)
 
 
 def slow_async(delay_s: float):
