@@ -13,9 +13,9 @@ from pathlib import Path
 import uvicorn
 
 from .api.app import create_app
-from .logs import configure_logging
-from .repository import ModelRepository
-from .settings import Settings
+from .core.logs import configure_logging
+from .core.repository import ModelRepository
+from .core.settings import Settings
 
 # After the model queues have drained, the time left to write the last responses.
 RESPONSE_GRACE_S = 5.0

@@ -1,6 +1,6 @@
 """The ceiling: the same ONNX file run by ONNX Runtime in-process, no HTTP, no queue.
 
-Sessions are built with the service's own session options (service.runtime),
+Sessions are built with the service's own session options (service.core.runtime),
 so the only differences left between this and a served request are the ones
 serving adds. Inputs are the same real samples the load test sends.
 """
@@ -43,8 +43,8 @@ def latest_model_file(repository: Path, model: str) -> Path:
 
 
 def make_session(path: Path, threads: int) -> ort.InferenceSession:
-    from service.runtime import session_options
-    from service.settings import Settings
+    from service.core.runtime import session_options
+    from service.core.settings import Settings
 
     options = session_options(Settings(intra_op_threads=threads))
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])

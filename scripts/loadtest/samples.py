@@ -47,7 +47,7 @@ class SampleSet:
         return [[self.items[(b * batch_size + j) % n] for j in range(batch_size)] for b in range(count)]
 
 
-# preprocessing.type -> kind, the names the service's friendly endpoints use (service/preprocess.py)
+# preprocessing.type -> kind, the names the service's friendly endpoints use (service/friendly/preprocess.py)
 KINDS = {"image": "image", "sequence": "sequence", "chars": "text", "text": "text"}
 
 

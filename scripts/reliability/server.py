@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 
-from service.settings import DEFAULT_REPOSITORY, PROJECT_ROOT
+from service.core.settings import DEFAULT_REPOSITORY, PROJECT_ROOT
 
 # Reference models tried in this order when no --model is given.
 REFERENCE_MODELS = ("vowels_lstm", "digits_lenet")

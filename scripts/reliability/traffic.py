@@ -19,7 +19,7 @@ import httpx
 from scripts.loadtest.transport import classify
 import numpy as np
 
-from service.datatypes import KSERVE_TO_NUMPY
+from service.core.datatypes import KSERVE_TO_NUMPY
 from service.protocol.binary import HEADER, encode_binary_tensor
 
 

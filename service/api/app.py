@@ -13,10 +13,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import ServiceError, status_code_for
-from ..metrics import Metrics
-from ..repository import ModelRepository
-from ..settings import Settings, get_settings
+from ..core.errors import ServiceError, status_code_for
+from ..core.metrics import Metrics
+from ..core.repository import ModelRepository
+from ..core.settings import Settings, get_settings
 from . import attention, encoding, health, infer, predict, repository
 from .middleware import AdmissionMiddleware, RequestContextMiddleware
 

@@ -17,11 +17,11 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import attention_maps, heatmap, preprocess
-from ..errors import Unprocessable
-from ..postprocess import Postprocessing
-from ..repository import ModelRepository
-from ..settings import Settings
+from ..friendly import attention_maps, heatmap, preprocess
+from ..core.errors import Unprocessable
+from ..friendly.postprocess import Postprocessing
+from ..core.repository import ModelRepository
+from ..core.settings import Settings
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
 
 router = APIRouter(tags=["friendly endpoints"], dependencies=[ApiKey])

@@ -13,10 +13,10 @@ from typing import Annotated, Awaitable, TypeVar
 
 from fastapi import Depends, Request
 
-from ..errors import Forbidden, InvalidInput, Unauthorized
-from ..metrics import Metrics
-from ..repository import ModelRepository
-from ..settings import Settings
+from ..core.errors import Forbidden, InvalidInput, Unauthorized
+from ..core.metrics import Metrics
+from ..core.repository import ModelRepository
+from ..core.settings import Settings
 
 T = TypeVar("T")
 

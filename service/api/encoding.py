@@ -16,10 +16,10 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .. import onehot
-from ..errors import PayloadTooLarge, Unprocessable
-from ..repository import ModelRepository
-from ..settings import Settings
+from ..friendly import onehot
+from ..core.errors import PayloadTooLarge, Unprocessable
+from ..core.repository import ModelRepository
+from ..core.settings import Settings
 from .deps import ApiKey, AppSettings, Repo
 
 router = APIRouter(tags=["encoding"], dependencies=[ApiKey])

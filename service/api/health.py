@@ -6,8 +6,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from .. import __version__
-from ..errors import ModelUnavailable
-from ..repository import ModelEntry, ModelVersion, State
+from ..core.errors import ModelUnavailable
+from ..core.repository import ModelEntry, ModelVersion, State
 from .deps import AppMetrics, Repo
 
 router = APIRouter(tags=["health & metadata"])

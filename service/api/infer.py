@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from ..errors import InvalidInput
+from ..core.errors import InvalidInput
 from ..protocol.binary import HEADER
 from ..protocol.inference import build_response, parse_request
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected

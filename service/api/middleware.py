@@ -15,8 +15,8 @@ from typing import Callable
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import PayloadTooLarge
-from ..logs import request_id
+from ..core.errors import PayloadTooLarge
+from ..core.logs import request_id
 
 log = logging.getLogger("service.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

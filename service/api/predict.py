@@ -1,7 +1,7 @@
 """POST /v2/models/{m}[/versions/{v}]/predict: images, sequences and text in; labels out.
 
 One endpoint per model; what it accepts and answers follows the model's declared
-`preprocessing` and `postprocessing` (see service/preprocess.py, images.py and postprocess.py):
+`preprocessing` and `postprocessing` (see service/friendly/preprocess.py, images.py and postprocess.py):
 
 - JSON for every model: {"images": [...]} (preprocessed pixel arrays) or
   {"images_b64": [...]} (base64 PNG/JPEG), {"frames": [[...]]} or {"sequences": [...]},
@@ -26,11 +26,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .. import preprocess
-from ..errors import InvalidInput, PayloadTooLarge, Unprocessable
-from ..postprocess import Postprocessing, image_array, to_png
-from ..repository import ModelRepository
-from ..settings import Settings
+from ..friendly import preprocess
+from ..core.errors import InvalidInput, PayloadTooLarge, Unprocessable
+from ..friendly.postprocess import Postprocessing, image_array, to_png
+from ..core.repository import ModelRepository
+from ..core.settings import Settings
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
 
 router = APIRouter(tags=["friendly endpoints"], dependencies=[ApiKey])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter, Request
 
-from ..config import ConfigError
-from ..errors import InvalidInput
-from ..repository import State
+from ..core.config import ConfigError
+from ..core.errors import InvalidInput
+from ..core.repository import State
 from .deps import Admin, ApiKey, Repo
 
 router = APIRouter(tags=["model repository"])

@@ -13,8 +13,8 @@ import struct
 
 import numpy as np
 
-from ..datatypes import numpy_dtype
-from ..errors import InvalidInput
+from ..core.datatypes import numpy_dtype
+from ..core.errors import InvalidInput
 
 HEADER = "Inference-Header-Content-Length"
 _LEN = struct.Struct("<I")

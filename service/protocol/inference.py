@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..errors import InvalidInput, PayloadTooLarge
+from ..core.errors import InvalidInput, PayloadTooLarge
 from .binary import HEADER, BinaryReader, decode_binary_tensor, encode_binary_tensor, split_body
 from .json_tensors import check_datatype, check_shape, decode_json_data, encode_json_data
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ..datatypes import DATATYPES, numpy_dtype
-from ..errors import InvalidInput
+from ..core.datatypes import DATATYPES, numpy_dtype
+from ..core.errors import InvalidInput
 
 # Far above any tensor the element limit lets through, far below what overflows numpy.
 MAX_SHAPE_PRODUCT = 2**40

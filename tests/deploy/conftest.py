@@ -46,13 +46,13 @@ def load_yaml_docs(path: Path) -> list[dict]:
 
 def settings_fields() -> set[str]:
     """Names of the server's settings (ORTSERVE_<NAME> environment variables)."""
-    from service.settings import Settings
+    from service.core.settings import Settings
 
     return set(Settings.model_fields)
 
 
 def settings_default(name: str):
-    from service.settings import Settings
+    from service.core.settings import Settings
 
     return Settings.model_fields[name].default
 
@@ -62,7 +62,7 @@ def check_ortserve_env(names, where: str) -> None:
     for name in names:
         if name.startswith("ORTSERVE_"):
             assert name[len("ORTSERVE_") :].lower() in fields, (
-                f"{where}: {name} is not a setting of service/settings.py (typo, or renamed?)"
+                f"{where}: {name} is not a setting of service/core/settings.py (typo, or renamed?)"
             )
 
 

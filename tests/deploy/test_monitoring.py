@@ -50,7 +50,7 @@ def concrete(expr: str) -> str:
 
 def server_metric_names() -> set[str]:
     """Every sample name the server can expose, derived from its registry (names and types)."""
-    from service.metrics import Metrics
+    from service.core.metrics import Metrics
 
     suffixes = {"counter": ["_total", "_created"], "histogram": ["_bucket", "_sum", "_count", "_created"],
                 "summary": ["_sum", "_count", "_created"], "gauge": [""], "info": ["_info"]}
@@ -86,7 +86,7 @@ def test_dashboard_metrics_exist_in_the_server():
         texts = queries(dashboard) + [json.dumps(v.get("query", "")) for v in dashboard["templating"]["list"]]
         for expr in texts:
             for name in re.findall(r"\b((?:ortserve|nv)_[a-z0-9_]+)\b", expr):
-                assert name in exposed, f"{path.name}: {name} is not a metric of service/metrics.py"
+                assert name in exposed, f"{path.name}: {name} is not a metric of service/core/metrics.py"
 
 
 def test_dashboard_covers_the_questions_an_operator_asks():

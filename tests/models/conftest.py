@@ -59,9 +59,9 @@ def text_csv(tmp_path: Path) -> Path:
 @pytest.fixture
 def serve():
     """Load a model directory exactly as the server does: config schema, then graph validation."""
-    from service.config import load_model_config
-    from service.runtime import OrtRuntime
-    from service.settings import Settings
+    from service.core.config import load_model_config
+    from service.core.runtime import OrtRuntime
+    from service.core.settings import Settings
 
     def load(model_dir: Path) -> OrtRuntime:
         config = load_model_config(model_dir)

@@ -1,6 +1,6 @@
 """The published models/repository is accepted by the serving core, exactly as the server loads it.
 
-Uses service.config.load_model_config (schema) and service.runtime.OrtRuntime, whose
+Uses service.core.config.load_model_config (schema) and service.core.runtime.OrtRuntime, whose
 constructor runs validate_against_session (names, datatypes and dims against the real
 ONNX Runtime session), then the server's own warm-up and padding code.
 """
@@ -15,10 +15,10 @@ import pytest
 
 from models.cli import REPOSITORY
 from models.export import sha256_file
-from service.config import load_model_config
-from service.padding import stack, unstack
-from service.runtime import OrtRuntime
-from service.settings import Settings
+from service.core.config import load_model_config
+from service.core.padding import stack, unstack
+from service.core.runtime import OrtRuntime
+from service.core.settings import Settings
 
 EXPECTED = ["digits_denoiser", "digits_lenet", "digits_resnet", "langid_transformer", "vowels_gru", "vowels_lstm"]
 MODEL_DIRS = sorted(p for p in REPOSITORY.iterdir() if (p / "config.json").exists()) if REPOSITORY.is_dir() else []

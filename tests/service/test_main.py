@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from service.__main__ import build_settings, parse_args
-from service.settings import DEFAULT_REPOSITORY
+from service.core.settings import DEFAULT_REPOSITORY
 
 
 def test_defaults_serve_the_reference_repository_on_loopback(monkeypatch):

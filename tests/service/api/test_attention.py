@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service import heatmap
+from service.friendly import heatmap
 from tests.service.friendly_models import add_friendly_models
 
 

@@ -24,8 +24,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 
 from service.api.app import create_app
-from service.datatypes import KSERVE_TO_NUMPY
-from service.settings import Settings
+from service.core.datatypes import KSERVE_TO_NUMPY
+from service.core.settings import Settings
 from tests.service.friendly_models import add_friendly_models
 from tests.tiny_models import make_repository
 

@@ -19,7 +19,7 @@ from PIL import Image
 from models.data_images import area_resize as training_area_resize
 from models.encoding import CharVocab
 from service.api.app import create_app
-from service.settings import DEFAULT_REPOSITORY, Settings
+from service.core.settings import DEFAULT_REPOSITORY, Settings
 from tests.service.pictures import png
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from service.errors import InvalidInput
+from service.core.errors import InvalidInput
 from service.protocol.binary import (
     BinaryReader,
     decode_binary_tensor,

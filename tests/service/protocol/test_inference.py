@@ -4,7 +4,7 @@ import numpy as np
 import orjson
 import pytest
 
-from service.errors import InvalidInput, PayloadTooLarge
+from service.core.errors import InvalidInput, PayloadTooLarge
 from service.protocol.inference import build_response, parse_request
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.errors import InvalidInput
+from service.core.errors import InvalidInput
 from service.protocol.json_tensors import decode_json_data, encode_json_data
 
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from service.errors import ClientError, InvalidInput, PayloadTooLarge
+from service.core.errors import ClientError, InvalidInput, PayloadTooLarge
 from service.protocol.inference import parse_request
 from service.protocol.json_tensors import check_shape, decode_json_data
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from service.batching import Result
-from service.metrics import Metrics
+from service.core.batching import Result
+from service.core.metrics import Metrics
 
 
 def test_observer_counts_executions_and_items():

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ModelConfig, TensorSpec
-from .datatypes import numpy_dtype
-from .errors import InvalidInput, PayloadTooLarge, Unprocessable
+from ..core.config import ModelConfig, TensorSpec
+from ..core.datatypes import numpy_dtype
+from ..core.errors import InvalidInput, PayloadTooLarge, Unprocessable
 from .images import ImageSpec, image_tensor, open_image
 
 KINDS = {"image": "image", "sequence": "sequence", "chars": "text", "text": "text"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import logging
 
-from service.logs import JsonFormatter, request_id
+from service.core.logs import JsonFormatter, request_id
 
 
 def test_json_lines_carry_request_id_and_extra_fields():

@@ -13,8 +13,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service import padding
-from service.config import ModelConfig
+from service.core import padding
+from service.core.config import ModelConfig
 
 budget = settings(max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "100")), deadline=None)
 

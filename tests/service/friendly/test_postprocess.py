@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.config import ModelConfig
-from service.errors import Unprocessable
-from service.postprocess import Postprocessing, image_array, sigmoid, softmax, to_png
+from service.core.config import ModelConfig
+from service.core.errors import Unprocessable
+from service.friendly.postprocess import Postprocessing, image_array, sigmoid, softmax, to_png
 from tests.service.friendly_models import image_autoencoder, image_classifier, text_attention
 
 

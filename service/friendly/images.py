@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .config import ModelConfig, TensorSpec
-from .errors import InvalidInput, PayloadTooLarge
+from ..core.config import ModelConfig, TensorSpec
+from ..core.errors import InvalidInput, PayloadTooLarge
 
 IMAGE_FORMATS = ("PNG", "JPEG")
 MAX_IMAGE_PIXELS = 4096 * 4096  # decoded size; larger uploads answer 413 before decoding

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import Unprocessable
+from ..core.errors import Unprocessable
 
 MAX_LISTED = 20  # vocabulary entries quoted in an error message
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service import heatmap
+from service.friendly import heatmap
 
 
 def test_size_grows_with_the_tokens_within_bounds():

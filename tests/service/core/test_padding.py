@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from service import padding
-from service.config import ModelConfig
+from service.core import padding
+from service.core.config import ModelConfig
 from tests.tiny_models import AFFINE_CONFIG, SEQUENCE_CONFIG
 
 SEQ = ModelConfig.model_validate(SEQUENCE_CONFIG)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from service import errors
+from service.core import errors
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ModelConfig
-from .errors import PayloadTooLarge, Unprocessable
+from ..core.config import ModelConfig
+from ..core.errors import PayloadTooLarge, Unprocessable
 
 
 def attention_output(config: ModelConfig) -> str | None:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .config import ModelConfig
-from .errors import Unprocessable
+from ..core.config import ModelConfig
+from ..core.errors import Unprocessable
 
 DEFAULT_TOP_K = 5
 DEFAULT_THRESHOLD = 0.5

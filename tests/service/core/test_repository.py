@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from service.errors import InvalidInput, ModelUnavailable, NotFound
-from service.metrics import Metrics
-from service.repository import ModelRepository, State
-from service.settings import Settings
+from service.core.errors import InvalidInput, ModelUnavailable, NotFound
+from service.core.metrics import Metrics
+from service.core.repository import ModelRepository, State
+from service.core.settings import Settings
 from tests.tiny_models import affine_graph, _save
 
 

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from service.batching import Batcher
-from service.config import ModelConfig
-from service.errors import DeadlineExceeded, InvalidInput, ModelExecutionError, Overloaded, ShuttingDown
+from service.core.batching import Batcher
+from service.core.config import ModelConfig
+from service.core.errors import DeadlineExceeded, InvalidInput, ModelExecutionError, Overloaded, ShuttingDown
 
 CONFIG = ModelConfig.model_validate({
     "name": "m",

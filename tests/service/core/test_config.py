@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from service.config import ConfigError, ModelConfig, VersionPolicy, load_model_config
+from service.core.config import ConfigError, ModelConfig, VersionPolicy, load_model_config
 from tests.tiny_models import AFFINE_CONFIG, SEQUENCE_CONFIG
 
 

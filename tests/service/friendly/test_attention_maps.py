@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service import attention_maps as am
-from service.config import ModelConfig
-from service.errors import PayloadTooLarge, Unprocessable
+from service.friendly import attention_maps as am
+from service.core.config import ModelConfig
+from service.core.errors import PayloadTooLarge, Unprocessable
 from tests.service.friendly_models import image_classifier, text_attention
 
 

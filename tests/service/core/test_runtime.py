@@ -3,10 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service import runtime
-from service.config import ConfigError, ModelConfig
-from service.runtime import OrtRuntime, ProviderError, requested_providers, validate_against_session
-from service.settings import Settings
+from service.core import runtime
+from service.core.config import ConfigError, ModelConfig
+from service.core.runtime import OrtRuntime, ProviderError, requested_providers, validate_against_session
+from service.core.settings import Settings
 from tests.tiny_models import AFFINE_CONFIG, SEQUENCE_CONFIG
 
 AFF = ModelConfig.model_validate(AFFINE_CONFIG)

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.config import ModelConfig
-from service.errors import InvalidInput, PayloadTooLarge
-from service.validation import check_inputs
+from service.core.config import ModelConfig
+from service.core.errors import InvalidInput, PayloadTooLarge
+from service.core.validation import check_inputs
 from tests.tiny_models import AFFINE_CONFIG, SEQUENCE_CONFIG
 
 AFF = ModelConfig.model_validate(AFFINE_CONFIG)
