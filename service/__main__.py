@@ -7,6 +7,8 @@ Options override ORTSERVE_* environment variables, which override the defaults
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import sys
 from pathlib import Path
 
@@ -16,6 +18,9 @@ from .api.app import create_app
 from .core.logs import configure_logging
 from .core.repository import ModelRepository
 from .core.settings import Settings
+from .grpc.server import GrpcServer
+
+log = logging.getLogger("service")
 
 # After the model queues have drained, the time left to write the last responses.
 RESPONSE_GRACE_S = 5.0
@@ -32,16 +37,35 @@ class DrainingServer(uvicorn.Server):
     answer with Retry-After), and uvicorn then only waits for those answers.
     """
 
-    def __init__(self, config: uvicorn.Config, repository: ModelRepository) -> None:
+    def __init__(self, config: uvicorn.Config, repository: ModelRepository, grpc: GrpcServer | None = None) -> None:
         super().__init__(config)
         self.repository = repository
+        self.grpc = grpc
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.grpc is None or self.should_exit:
+            return
+        try:  # same loop, same repository: gRPC starts once the models have loaded
+            await self.grpc.start()
+        except RuntimeError as exc:
+            log.error("gRPC failed to start", extra={"error": str(exc)})
+            self.started = False  # main() then exits like uvicorn does for a taken port
+            self.should_exit = True
 
     async def shutdown(self, sockets=None) -> None:
         for server in self.servers:
             server.close()  # new connections are refused from here on
         for connection in list(self.server_state.connections):
             connection.shutdown()  # idle keep-alive connections close; busy ones close after their answer
+        # gRPC refuses new calls at once; its calls in flight end with the queues below.
+        grpc_stopped = None
+        if self.grpc is not None:
+            grace = self.repository.settings.drain_timeout_s + RESPONSE_GRACE_S
+            grpc_stopped = asyncio.ensure_future(self.grpc.stop(grace))
         await self.repository.close()
+        if grpc_stopped is not None:
+            await grpc_stopped
         await super().shutdown(sockets)
 
 
@@ -49,6 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
     parser.add_argument("--host", help="bind address (env ORTSERVE_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (env ORTSERVE_PORT, default 8000)")
+    parser.add_argument("--grpc-port", type=int, help="gRPC port (env ORTSERVE_GRPC_PORT, default 8001; 0 = off)")
     parser.add_argument("--repository", type=Path, help="model repository (env ORTSERVE_REPOSITORY)")
     parser.add_argument("--provider", choices=["auto", "cuda", "cpu"], help="env ORTSERVE_PROVIDER, default auto")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="env ORTSERVE_LOG_LEVEL")
@@ -75,7 +100,9 @@ def main(argv: list[str] | None = None) -> None:
         timeout_graceful_shutdown=RESPONSE_GRACE_S,
         timeout_keep_alive=5,
     )
-    server = DrainingServer(config, app.state.repository)
+    repo = app.state.repository
+    grpc = GrpcServer(repo, settings, app.state.metrics.statistics) if settings.grpc_port else None
+    server = DrainingServer(config, repo, grpc)
     try:
         server.run()
     except KeyboardInterrupt:  # Ctrl-C: uvicorn re-raises SIGINT after the drain

@@ -22,15 +22,21 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, repository: Path, env: dict[str, str] | None = None, args: list[str] | None = None) -> None:
+    def __init__(
+        self, repository: Path, env: dict[str, str] | None = None, args: list[str] | None = None,
+        grpc: bool = False,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # gRPC is off unless a test asks for it: parallel servers must not all claim 8001.
+        self.grpc_port = free_port() if grpc else 0
+        self.grpc_url = f"127.0.0.1:{self.grpc_port}"
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"ortserve-test-{self.port}.log"
         full_env = {**os.environ, "ORTSERVE_LOG_LEVEL": "warning", **(env or {})}
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(self.port),
-             "--repository", str(repository), *(args or [])],
+             "--repository", str(repository), "--grpc-port", str(self.grpc_port), *(args or [])],
             cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
         )
 

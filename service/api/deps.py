@@ -8,12 +8,12 @@ share of the per-request CPU.
 from __future__ import annotations
 
 import asyncio
-import hmac
 from typing import Annotated, Awaitable, TypeVar
 
 from fastapi import Depends, Request
 
-from ..core.errors import Forbidden, InvalidInput, Unauthorized
+from ..core.auth import check_admin, check_api_key, presented_token
+from ..core.errors import InvalidInput
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
@@ -34,29 +34,15 @@ async def get_metrics(request: Request) -> Metrics:
 
 
 def _presented_token(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return request.headers.get("x-api-key")
-
-
-def _matches(presented: str | None, expected: str) -> bool:
-    # Constant-time, so response timing does not leak how much of a guess was right.
-    return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
+    return presented_token(request.headers.get("authorization"), request.headers.get("x-api-key"))
 
 
 async def require_api_key(request: Request) -> None:
-    expected = request.app.state.settings.api_key
-    if expected and not _matches(_presented_token(request), expected):
-        raise Unauthorized("missing or invalid API key: send 'Authorization: Bearer <key>' or 'X-API-Key'")
+    check_api_key(_presented_token(request), request.app.state.settings.api_key)
 
 
 async def require_admin(request: Request) -> None:
-    expected = request.app.state.settings.admin_token
-    if not expected:
-        raise Forbidden("admin endpoints are disabled: set ORTSERVE_ADMIN_TOKEN to enable them")
-    if not _matches(_presented_token(request), expected):
-        raise Unauthorized("missing or invalid admin token: send 'Authorization: Bearer <token>'")
+    check_admin(_presented_token(request), request.app.state.settings.admin_token)
 
 
 Repo = Annotated[ModelRepository, Depends(get_repository)]

@@ -5,20 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from .. import __version__
-from ..core.errors import ModelUnavailable
-from ..core.repository import ModelEntry, ModelVersion, State
+from ..protocol import metadata
 from .deps import AppMetrics, Repo
 
 router = APIRouter(tags=["health & metadata"])
 
-SERVER_NAME = "ortserve"
-EXTENSIONS = ["binary_tensor_data", "model_repository", "friendly_endpoints", "metrics"]
-
 
 @router.get("/v2", summary="Server metadata")
 async def server_metadata() -> dict:
-    return {"name": SERVER_NAME, "version": __version__, "extensions": EXTENSIONS}
+    return metadata.server_metadata()
 
 
 @router.get("/v2/health/live", summary="Liveness: the process runs")
@@ -37,52 +32,14 @@ async def ready(repo: Repo) -> Response:
     return JSONResponse({"ready": ok, "models": models}, status_code=200 if ok else 503)
 
 
-def _tensors(specs, batched: bool) -> list[dict]:
-    return [
-        {"name": s.name, "datatype": s.datatype, "shape": ([-1] if batched else []) + list(s.dims)} for s in specs
-    ]
-
-
-def _metadata(entry: ModelEntry, mv: ModelVersion | None) -> dict:
-    cfg = entry.config
-    doc = {
-        "name": entry.name,
-        "versions": [str(v) for v in sorted(entry.versions)],
-        "platform": "onnx_onnxv1",
-        "inputs": _tensors(cfg.input, cfg.batched) if cfg else [],
-        "outputs": _tensors(cfg.output, cfg.batched) if cfg else [],
-        "state": (mv.state if mv and entry.state is not State.UNLOADED else entry.state).value,
-        "reason": (mv.reason if mv else entry.reason) or entry.reason,
-    }
-    if mv is not None:
-        doc["version"] = str(mv.version)
-        doc["provider"] = mv.provider
-        doc["providers"] = mv.runtime.providers if mv.runtime else []
-    if cfg:
-        doc["max_batch_size"] = cfg.max_batch_size
-        doc["labels"] = cfg.labels
-        doc["description"] = cfg.description
-    return doc
-
-
 @router.get("/v2/models/{model_name}", summary="Model metadata (latest ready version)")
 async def model_metadata(model_name: str, repo: Repo) -> dict:
-    entry = repo.entry(model_name)
-    return _metadata(entry, entry.latest_ready() or _newest(entry))
+    return metadata.model_metadata(repo, model_name)
 
 
 @router.get("/v2/models/{model_name}/versions/{model_version}", summary="Model metadata of one version")
 async def model_version_metadata(model_name: str, model_version: str, repo: Repo) -> dict:
-    entry = repo.entry(model_name)
-    try:
-        mv = repo.get(model_name, model_version)
-    except ModelUnavailable:
-        mv = entry.versions[int(model_version)]
-    return _metadata(entry, mv)
-
-
-def _newest(entry: ModelEntry) -> ModelVersion | None:
-    return entry.versions[max(entry.versions)] if entry.versions else None
+    return metadata.model_metadata(repo, model_name, model_version)
 
 
 _READY_RESPONSES = {503: {"description": "Model known but not ready; the body says why"}}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from ..core.errors import InvalidInput
 from ..protocol.binary import HEADER
+from ..protocol.execute import run_inference
 from ..protocol.inference import build_response, parse_request
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
 
@@ -64,17 +64,11 @@ _OPENAPI = {
 async def _infer(model_name: str, model_version: str | None, request: Request, repo: Repo, settings: AppSettings):
     body = await request.body()
     parsed = parse_request(body, request.headers.get(HEADER), max_depth=settings.max_json_depth)
-    mv, result = await unless_disconnected(
-        request, repo.infer(model_name, model_version, parsed.inputs, parsed.timeout_s)
+    requested = None if parsed.outputs is None else [o.name for o in parsed.outputs]
+    answer = await unless_disconnected(
+        request, run_inference(repo, model_name, model_version, parsed.inputs, requested, parsed.timeout_s)
     )
-    if parsed.outputs is not None:
-        unknown = sorted({o.name for o in parsed.outputs} - set(result.outputs))
-        if unknown:
-            raise InvalidInput(
-                f"model {model_name!r}: unknown output(s) {unknown}; expected some of {sorted(result.outputs)}"
-            )
-    datatypes = {s.name: s.datatype for s in mv.config.output}
-    payload, header_length = build_response(model_name, str(mv.version), parsed, result.outputs, datatypes)
+    payload, header_length = build_response(model_name, answer.model_version, parsed, answer.outputs, answer.datatypes)
     if header_length is None:
         return Response(payload, media_type="application/json")
     return Response(payload, media_type="application/octet-stream", headers={HEADER: str(header_length)})

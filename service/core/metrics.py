@@ -1,4 +1,10 @@
-"""Prometheus metrics, named as Triton names them so existing dashboards fit.
+"""Prometheus metrics: Triton's families under Triton's exact names, plus our own histograms.
+
+Triton's (`nv_inference_*`, labels `model` and `version`) are rendered without the
+`_total` suffix prometheus_client would add (see triton_metrics.py), so Triton
+dashboards and alerts work unchanged. The `ortserve_*` histograms and gauges beside
+them carry what Triton's counters cannot: latency quantiles, batch sizes, providers.
+The same hooks feed the statistics extension (statistics.py).
 
 Each app owns its own registry, so tests can build many apps in one process.
 """
@@ -8,6 +14,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 from .batching import BatchObserver, Result
+from .statistics import Statistics
+from .triton_metrics import Family
 
 # `*_created` series double the scrape size and no dashboard of ours reads them.
 disable_created_metrics()
@@ -21,28 +29,45 @@ _LABELS = ("model", "version")
 
 class Metrics:
     def __init__(self) -> None:
+        self.statistics = Statistics()
+        # Triton's names, types and labels (docs/user_guide/metrics.md).
+        self.success = Family(
+            "nv_inference_request_success", "Number of successful inference requests, all batch sizes",
+            "counter", _LABELS,
+        )
+        self.failure = Family(
+            "nv_inference_request_failure", "Number of failed inference requests, all batch sizes",
+            "counter", (*_LABELS, "reason"),
+        )
+        self.inference_count = Family(
+            "nv_inference_count", "Number of inferences performed (batch items, not requests)", "counter", _LABELS
+        )
+        self.exec_count = Family(
+            "nv_inference_exec_count", "Number of model executions performed (batches)", "counter", _LABELS
+        )
+        self.pending = Family(
+            "nv_inference_pending_request_count", "Instantaneous number of pending requests awaiting execution",
+            "gauge", _LABELS,
+        )
+        self.request_us = Family(
+            "nv_inference_request_duration_us", "Cumulative inference request duration in microseconds",
+            "counter", _LABELS,
+        )
+        self.queue_us = Family(
+            "nv_inference_queue_duration_us", "Cumulative inference queuing duration in microseconds",
+            "counter", _LABELS,
+        )
+        self.compute_us = Family(
+            "nv_inference_compute_infer_duration_us",
+            "Cumulative compute inference duration in microseconds, summed per request", "counter", _LABELS,
+        )
+        self.triton = [
+            self.success, self.failure, self.inference_count, self.exec_count, self.pending,
+            self.request_us, self.queue_us, self.compute_us,
+        ]
+
         self.registry = CollectorRegistry()
         r = self.registry
-        self.success = Counter("nv_inference_request_success", "Successful inference requests", _LABELS, registry=r)
-        self.failure = Counter(
-            "nv_inference_request_failure", "Failed inference requests", (*_LABELS, "reason"), registry=r
-        )
-        self.inference_count = Counter(
-            "nv_inference_count", "Inferences performed (batch items, not requests)", _LABELS, registry=r
-        )
-        self.exec_count = Counter("nv_inference_exec_count", "Batch executions", _LABELS, registry=r)
-        self.request_us = Counter(
-            "nv_inference_request_duration_us", "Cumulative end-to-end request time", _LABELS, registry=r
-        )
-        self.queue_us = Counter(
-            "nv_inference_queue_duration_us", "Cumulative time requests waited in the queue", _LABELS, registry=r
-        )
-        self.compute_us = Counter(
-            "nv_inference_compute_infer_duration_us",
-            "Cumulative model execution time, summed per request",
-            _LABELS,
-            registry=r,
-        )
         self.request_seconds = Histogram(
             "ortserve_request_duration_seconds", "Request latency inside the server", _LABELS,
             buckets=_LATENCY_BUCKETS, registry=r,
@@ -68,26 +93,36 @@ class Metrics:
         )
 
     def observer(self, model: str, version: str) -> BatchObserver:
-        def on_batch(rows: int, seconds: float) -> None:
-            self.exec_count.labels(model, version).inc()
-            self.inference_count.labels(model, version).inc(rows)
-            self.batch_size.labels(model, version).observe(rows)
-            self.compute_seconds.labels(model, version).observe(seconds)
+        labels = (model, version)
 
-        depth = self.queue_depth.labels(model, version)
-        return BatchObserver(on_batch=on_batch, on_queue_depth=depth.set)
+        def on_batch(rows: int, seconds: float) -> None:
+            self.exec_count.inc(labels)
+            self.inference_count.inc(labels, rows)
+            self.batch_size.labels(*labels).observe(rows)
+            self.compute_seconds.labels(*labels).observe(seconds)
+            self.statistics.on_batch(model, version, rows, seconds)
+
+        depth = self.queue_depth.labels(*labels)
+
+        def on_queue_depth(waiting: int) -> None:
+            depth.set(waiting)
+            self.pending.set(labels, waiting)
+
+        return BatchObserver(on_batch=on_batch, on_queue_depth=on_queue_depth)
 
     def record_success(self, model: str, version: str, result: Result, total_s: float) -> None:
         labels = (model, version)
-        self.success.labels(*labels).inc()
-        self.request_us.labels(*labels).inc(total_s * 1e6)
-        self.queue_us.labels(*labels).inc(result.queue_s * 1e6)
-        self.compute_us.labels(*labels).inc(result.compute_s * 1e6)
+        self.success.inc(labels)
+        self.request_us.inc(labels, total_s * 1e6)
+        self.queue_us.inc(labels, result.queue_s * 1e6)
+        self.compute_us.inc(labels, result.compute_s * 1e6)
         self.request_seconds.labels(*labels).observe(total_s)
         self.queue_seconds.labels(*labels).observe(result.queue_s)
+        self.statistics.on_success(model, version, total_s, result.queue_s, result.compute_s)
 
-    def record_failure(self, model: str, version: str, reason: str) -> None:
-        self.failure.labels(model, version, reason).inc()
+    def record_failure(self, model: str, version: str, reason: str, total_s: float = 0.0) -> None:
+        self.failure.inc((model, version, reason))
+        self.statistics.on_failure(model, version, total_s)
 
     def set_model_info(self, model: str, version: str, provider: str | None) -> None:
         # Drop stale provider rows for this version before (re)setting.
@@ -98,4 +133,5 @@ class Metrics:
             self.model_info.labels(model, version, provider).set(1)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        triton = "".join(family.render() for family in self.triton)
+        return triton.encode() + generate_latest(self.registry)

@@ -265,10 +265,10 @@ class ModelRepository:
                 if attempt == 0 and current is not mv:
                     mv = current
                     continue
-                self.metrics.record_failure(name, str(mv.version), "503")
+                self.metrics.record_failure(name, str(mv.version), "503", time.monotonic() - started)
                 raise
             except ServiceError as exc:
-                self.metrics.record_failure(name, str(mv.version), str(status_code_for(exc)))
+                self.metrics.record_failure(name, str(mv.version), str(status_code_for(exc)), time.monotonic() - started)
                 raise
             self.metrics.record_success(name, str(mv.version), result, time.monotonic() - started)
             return mv, result

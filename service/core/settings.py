@@ -22,6 +22,8 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    # The Open Inference Protocol over gRPC, on Triton's port; 0 turns it off.
+    grpc_port: int = Field(8001, ge=0, le=65535)
     repository: Path = DEFAULT_REPOSITORY
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True

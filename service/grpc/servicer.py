@@ -1,0 +1,156 @@
+"""`inference.GRPCInferenceService`: each RPC decodes, calls the same core as HTTP, encodes.
+
+Errors are the core's ServiceError classes, turned into gRPC status codes (see
+status.py) with the HTTP answer's message; Retry-After travels as trailing metadata.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Awaitable, Callable
+
+import grpc
+from google.protobuf import json_format
+
+from ..core.auth import check_admin, check_api_key, presented_token
+from ..core.config import ConfigError
+from ..core.errors import InvalidInput, ModelUnavailable, NotFound, ServiceError
+from ..core.repository import ModelRepository, State
+from ..core.settings import Settings
+from ..core.statistics import Statistics
+from ..protocol import extensions, metadata
+from ..protocol.execute import run_inference
+from ._generated import grpc_service_pb2 as pb
+from ._generated import grpc_service_pb2_grpc as pb_grpc
+from .codec import decode_request, encode_response
+from .status import grpc_code_for, trailing_metadata
+
+log = logging.getLogger(__name__)
+Handler = Callable[..., Awaitable[Any]]
+
+
+def _reports_errors(method: Handler) -> Handler:
+    """Turn a ServiceError into the matching gRPC status, and hide anything unexpected."""
+
+    @functools.wraps(method)
+    async def wrapper(self: InferenceServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await method(self, request, context)
+        except ServiceError as exc:
+            context.set_trailing_metadata(trailing_metadata(exc))
+            await context.abort(grpc_code_for(exc), exc.message)
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            log.exception("unhandled gRPC error", extra={"method": method.__name__})
+            await context.abort(grpc.StatusCode.INTERNAL, "internal server error")
+
+    return wrapper
+
+
+def _token(context: grpc.aio.ServicerContext) -> str | None:
+    meta = {key: value for key, value in context.invocation_metadata() or ()}
+    return presented_token(meta.get("authorization"), meta.get("x-api-key"))
+
+
+def _version(value: str) -> str | None:
+    return value or None  # proto3 strings are "" when unset: the latest version
+
+
+class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
+    def __init__(self, repo: ModelRepository, settings: Settings, statistics: Statistics) -> None:
+        self.repo = repo
+        self.settings = settings
+        self.statistics = statistics
+
+    # -- health and metadata --------------------------------------------------
+
+    async def ServerLive(self, request, context):  # noqa: N802 - names come from the proto
+        return pb.ServerLiveResponse(live=True)
+
+    async def ServerReady(self, request, context):  # noqa: N802
+        return pb.ServerReadyResponse(ready=self.repo.ready())
+
+    @_reports_errors
+    async def ModelReady(self, request, context):  # noqa: N802
+        try:
+            self.repo.get(request.name, _version(request.version))
+        except (ModelUnavailable, NotFound):
+            return pb.ModelReadyResponse(ready=False)
+        return pb.ModelReadyResponse(ready=True)
+
+    async def ServerMetadata(self, request, context):  # noqa: N802
+        return pb.ServerMetadataResponse(**metadata.server_metadata())
+
+    @_reports_errors
+    async def ModelMetadata(self, request, context):  # noqa: N802
+        doc = metadata.model_metadata(self.repo, request.name, _version(request.version))
+        return pb.ModelMetadataResponse(
+            name=doc["name"], versions=doc["versions"], platform=doc["platform"],
+            inputs=[pb.ModelMetadataResponse.TensorMetadata(**t) for t in doc["inputs"]],
+            outputs=[pb.ModelMetadataResponse.TensorMetadata(**t) for t in doc["outputs"]],
+        )
+
+    # -- inference --------------------------------------------------------------
+
+    @_reports_errors
+    async def ModelInfer(self, request, context):  # noqa: N802
+        check_api_key(_token(context), self.settings.api_key)
+        decoded = decode_request(request)
+        timeout_s = decoded.request.timeout_s
+        remaining = context.time_remaining()
+        if remaining is not None:  # the client's deadline is the request's deadline
+            timeout_s = remaining if timeout_s is None else min(timeout_s, remaining)
+        # A cancelled call cancels this coroutine, and with it the queued request.
+        answer = await run_inference(
+            self.repo, request.model_name, _version(request.model_version),
+            decoded.request.inputs, decoded.requested, timeout_s,
+        )
+        return encode_response(decoded, answer.model_name, answer.model_version, answer.outputs, answer.datatypes)
+
+    # -- extensions: configuration, statistics, repository -------------------------
+
+    @_reports_errors
+    async def ModelConfig(self, request, context):  # noqa: N802
+        doc = extensions.model_config_document(self.repo, request.name, _version(request.version))
+        return pb.ModelConfigResponse(config=json_format.ParseDict(doc, pb.ModelConfig()))
+
+    @_reports_errors
+    async def ModelStatistics(self, request, context):  # noqa: N802
+        check_api_key(_token(context), self.settings.api_key)
+        doc = extensions.statistics_document(
+            self.repo, self.statistics, request.name or None, _version(request.version)
+        )
+        return json_format.ParseDict(doc, pb.ModelStatisticsResponse(), ignore_unknown_fields=True)
+
+    @_reports_errors
+    async def RepositoryIndex(self, request, context):  # noqa: N802
+        check_api_key(_token(context), self.settings.api_key)
+        rows = self.repo.index()
+        if request.ready:
+            rows = [r for r in rows if r["state"] == State.READY.value]
+        return pb.RepositoryIndexResponse(models=[
+            pb.RepositoryIndexResponse.ModelIndex(
+                name=r["name"], version=r.get("version") or "", state=r["state"], reason=r.get("reason") or ""
+            )
+            for r in rows
+        ])
+
+    @_reports_errors
+    async def RepositoryModelLoad(self, request, context):  # noqa: N802
+        check_admin(_token(context), self.settings.admin_token)
+        name = request.model_name
+        try:
+            entry = await self.repo.load(name)
+        except ConfigError as exc:
+            raise InvalidInput(f"failed to load {name!r}: {exc.message}") from None
+        if entry.state is not State.READY:
+            raise InvalidInput(f"failed to load {name!r}: {entry.reason}")
+        return pb.RepositoryModelLoadResponse()
+
+    @_reports_errors
+    async def RepositoryModelUnload(self, request, context):  # noqa: N802
+        check_admin(_token(context), self.settings.admin_token)
+        await self.repo.unload(request.model_name)
+        return pb.RepositoryModelUnloadResponse()

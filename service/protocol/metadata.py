@@ -1,0 +1,58 @@
+"""Server and model metadata documents, shared by the HTTP and gRPC front doors."""
+
+from __future__ import annotations
+
+from .. import __version__
+from ..core.errors import ModelUnavailable
+from ..core.repository import ModelEntry, ModelRepository, ModelVersion, State
+
+SERVER_NAME = "ortserve"
+EXTENSIONS = [
+    "binary_tensor_data", "model_repository", "model_configuration", "statistics",
+    "friendly_endpoints", "metrics",
+]
+
+
+def server_metadata() -> dict:
+    return {"name": SERVER_NAME, "version": __version__, "extensions": EXTENSIONS}
+
+
+def _tensors(specs, batched: bool) -> list[dict]:
+    return [
+        {"name": s.name, "datatype": s.datatype, "shape": ([-1] if batched else []) + list(s.dims)} for s in specs
+    ]
+
+
+def _document(entry: ModelEntry, mv: ModelVersion | None) -> dict:
+    cfg = entry.config
+    doc = {
+        "name": entry.name,
+        "versions": [str(v) for v in sorted(entry.versions)],
+        "platform": "onnx_onnxv1",
+        "inputs": _tensors(cfg.input, cfg.batched) if cfg else [],
+        "outputs": _tensors(cfg.output, cfg.batched) if cfg else [],
+        "state": (mv.state if mv and entry.state is not State.UNLOADED else entry.state).value,
+        "reason": (mv.reason if mv else entry.reason) or entry.reason,
+    }
+    if mv is not None:
+        doc["version"] = str(mv.version)
+        doc["provider"] = mv.provider
+        doc["providers"] = mv.runtime.providers if mv.runtime else []
+    if cfg:
+        doc["max_batch_size"] = cfg.max_batch_size
+        doc["labels"] = cfg.labels
+        doc["description"] = cfg.description
+    return doc
+
+
+def model_metadata(repo: ModelRepository, name: str, version: str | None = None) -> dict:
+    """Metadata of the latest ready version, or of the named one (also while it is not ready)."""
+    entry = repo.entry(name)
+    if version is None:
+        newest = entry.versions[max(entry.versions)] if entry.versions else None
+        return _document(entry, entry.latest_ready() or newest)
+    try:
+        mv = repo.get(name, version)
+    except ModelUnavailable:
+        mv = entry.versions[int(version)]
+    return _document(entry, mv)
