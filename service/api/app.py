@@ -17,7 +17,7 @@ from ..core.errors import ServiceError, status_code_for
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings, get_settings
-from . import attention, encoding, health, infer, predict, repository
+from . import attention, docs, encoding, extensions, health, infer, predict, repository
 from .middleware import AdmissionMiddleware, RequestContextMiddleware
 
 log = logging.getLogger(__name__)
@@ -91,13 +91,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs is served from bundled assets by docs.py; FastAPI's pages load them from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.repository = repo
     _install_error_handlers(app)
-    for module in (health, infer, repository, predict, encoding, attention):
+    # extensions first: its /v2/models/stats must win over /v2/models/{model_name}.
+    for module in (extensions, health, infer, repository, predict, encoding, attention):
         app.include_router(module.router)
+    docs.install(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],

@@ -26,9 +26,15 @@ _SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
 ]
-# The docs UI loads its scripts from a CDN, so it is the one page without a strict CSP.
 _STRICT_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
-_DOC_PATHS = ("/docs", "/redoc")
+# The docs UI (assets bundled, see api/docs.py) may load this origin's scripts and styles and
+# fetch /openapi.json; Swagger UI sets style attributes and draws icons from data: URLs.
+_DOCS_CSP = (
+    b"content-security-policy",
+    b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    b"connect-src 'self'; frame-ancestors 'none'",
+)
+_DOC_PATHS = ("/docs",)
 
 
 class RequestContextMiddleware:
@@ -74,8 +80,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 extra = [(b"x-request-id", rid.encode())] + _SECURITY_HEADERS
-                if not path.startswith(_DOC_PATHS):
-                    extra.append(_STRICT_CSP)
+                extra.append(_DOCS_CSP if path.startswith(_DOC_PATHS) else _STRICT_CSP)
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 

@@ -99,8 +99,8 @@ def test_concurrent_requests_match_direct_ort_and_form_batches(server, tiny_repo
         # Padded batch GEMMs may sum in another order: float32 rounding only.
         np.testing.assert_allclose(result["energy"], energy, rtol=1e-4, atol=1e-4)
     metrics = httpx.get(f"{server.url}/metrics").text
-    count = float(re.search(r'nv_inference_count_total\{model="sequence",version="1"\} ([\d.e+]+)', metrics).group(1))
-    execs = float(re.search(r'nv_inference_exec_count_total\{model="sequence",version="1"\} ([\d.e+]+)', metrics).group(1))
+    count = float(re.search(r'nv_inference_count\{model="sequence",version="1"\} ([\d.e+]+)', metrics).group(1))
+    execs = float(re.search(r'nv_inference_exec_count\{model="sequence",version="1"\} ([\d.e+]+)', metrics).group(1))
     assert count == 120
     assert execs < count, "no batch larger than 1 formed under concurrency 16"
 

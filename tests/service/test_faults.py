@@ -89,7 +89,7 @@ async def _wait_accepted(url: str, count: int, batch: int) -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             text = (await probe.get("/metrics")).text
-            seen = metric(text, "nv_inference_count_total", "sequence") + metric(text, "ortserve_queue_depth", "sequence")
+            seen = metric(text, "nv_inference_count", "sequence") + metric(text, "ortserve_queue_depth", "sequence")
             if seen + batch >= count and metric(text, "ortserve_queue_depth", "sequence") > 0:
                 await asyncio.sleep(0.2)
                 return
@@ -221,7 +221,7 @@ def test_broken_models_are_unavailable_with_a_reason_and_others_serve(server):
 
 
 def test_abandoned_requests_are_dropped_before_they_run(server):
-    before = metric(scrape(server.url), "nv_inference_count_total", "sequence")
+    before = metric(scrape(server.url), "nv_inference_count", "sequence")
     sent = 64
 
     async def scenario():
@@ -242,7 +242,7 @@ def test_abandoned_requests_are_dropped_before_they_run(server):
     # One more request, so the dispatcher prunes the abandoned ones and the count settles.
     assert httpx.post(f"{server.url}/v2/models/sequence/infer", json=sequence_body(10), timeout=30).status_code == 200
     text = scrape(server.url)
-    computed = metric(text, "nv_inference_count_total", "sequence") - before - 1
+    computed = metric(text, "nv_inference_count", "sequence") - before - 1
     print(f"disconnect: {sent} sent, {gave_up} clients gave up, {computed:.0f} computed, {sent - computed:.0f} dropped")
     assert metric(text, "ortserve_queue_depth", "sequence") == 0
     assert computed < sent

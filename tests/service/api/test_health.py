@@ -51,6 +51,6 @@ def test_unknown_model(client):
 def test_metrics_are_prometheus_text(client):
     client.post("/v2/models/affine/infer", json={"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [0, 0, 0, 0]}]})
     text = client.get("/metrics").text
-    assert 'nv_inference_request_success_total{model="affine",version="2"} 1.0' in text
+    assert 'nv_inference_request_success{model="affine",version="2"} 1\n' in text
     assert 'ortserve_model_info{model="affine",provider="CPUExecutionProvider",version="2"} 1.0' in text
     assert "ortserve_batch_size_bucket" in text

@@ -82,7 +82,7 @@ async def test_invalid_input_is_counted_as_failure(tiny_repo):
     with pytest.raises(InvalidInput):
         await repo.infer("affine", None, {"x": np.zeros((1, 3), np.float32)})
     text = repo.metrics.render().decode()
-    assert 'nv_inference_request_failure_total{model="affine",reason="400",version="2"} 1.0' in text
+    assert 'nv_inference_request_failure{model="affine",version="2",reason="400"} 1\n' in text
     await repo.close()
 
 
