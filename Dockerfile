@@ -53,10 +53,12 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     ORTSERVE_HOST=0.0.0.0 \
     ORTSERVE_PORT=8000 \
+    ORTSERVE_GRPC_PORT=8001 \
     ORTSERVE_REPOSITORY=/app/models/repository
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8000
+# HTTP, then gRPC (the Open Inference Protocol's gRPC service, Triton's port).
+EXPOSE 8000 8001
 # slim has no curl: python's urllib raises (exit 1) on a refused connection or a 503 "not ready".
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/v2/health/ready' % os.environ.get('ORTSERVE_PORT', '8000'), timeout=4)"]
@@ -111,6 +113,7 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     ORTSERVE_HOST=0.0.0.0 \
     ORTSERVE_PORT=8000 \
+    ORTSERVE_GRPC_PORT=8001 \
     ORTSERVE_REPOSITORY=/app/models/repository \
     ORTSERVE_PROVIDER=cuda \
     NVIDIA_VISIBLE_DEVICES=all \
@@ -118,7 +121,8 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     CUDA_CACHE_PATH=/tmp/cuda-cache
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8000
+# HTTP, then gRPC (the Open Inference Protocol's gRPC service, Triton's port).
+EXPOSE 8000 8001
 HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/v2/health/ready' % os.environ.get('ORTSERVE_PORT', '8000'), timeout=4)"]
 STOPSIGNAL SIGTERM

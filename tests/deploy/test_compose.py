@@ -197,3 +197,11 @@ def test_grafana_mounts_provisioning(compose):
     home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert os.path.dirname(home) == "/var/lib/grafana/dashboards"
     assert (ROOT / dashboards / os.path.basename(home)).is_file()
+
+
+def test_servers_publish_http_and_grpc(compose):
+    """tritonclient.grpc and KServe's v2 gRPC reach the container's ORTSERVE_GRPC_PORT (8001)."""
+    for name in ("serve", "serve-gpu"):
+        container_ports = [p.rsplit(":", 1)[1] for p in compose["services"][name]["ports"]]
+        assert container_ports == ["8000", "8001"], name
+    assert compose["services"]["serve"]["ports"][1] == "${ORTSERVE_GRPC_HOST_PORT:-8001}:8001"

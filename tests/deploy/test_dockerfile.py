@@ -174,7 +174,7 @@ def test_configuration_is_environment_only(stages, target):
     assert env["ORTSERVE_HOST"] == "0.0.0.0", "a container must listen on all interfaces"
     port = env["ORTSERVE_PORT"]
     exposed = [ins.rest for st in chain for ins in st.of("EXPOSE")]
-    assert exposed == [port]
+    assert exposed == [f"{port} {env['ORTSERVE_GRPC_PORT']}"], "HTTP, then gRPC"
     assert env["PATH"].startswith("/opt/venv/bin:"), env["PATH"]
     # The models are where the server looks for them, and nowhere writable.
     copies = [c for st in chain for c in df.copies(st) if c.sources == ["models/repository"]]

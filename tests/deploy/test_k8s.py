@@ -110,8 +110,9 @@ def test_deployment_probes_resources_and_security(name, doc, stages):
     env = _env(container)
     check_ortserve_env(env, name)
     port = int(env.get("ORTSERVE_PORT", settings_default("port")))
+    grpc_port = int(env.get("ORTSERVE_GRPC_PORT", settings_default("grpc_port")))
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"http": port}
+    assert ports == {"http": port, "grpc": grpc_port}
     assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
     assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert container["startupProbe"]["httpGet"]["path"] == "/v2/health/live"
@@ -201,9 +202,14 @@ def test_inferenceservices(wanted):
         if "model" in predictor:
             model = predictor["model"]
             assert set(model) <= KSERVE_MODEL_FIELDS, set(model) - KSERVE_MODEL_FIELDS
-            assert model["protocolVersion"] == "v2"
+            assert model["protocolVersion"] in ("v2", "grpc-v2")
             runtime = runtimes[model["runtime"]]
-            assert "v2" in runtime["spec"]["protocolVersions"]
+            assert model["protocolVersion"] in runtime["spec"]["protocolVersions"]
+            if model["protocolVersion"] == "grpc-v2":  # KServe routes gRPC to the port named h2c
+                runtime_env = _env(runtime["spec"]["containers"][0])
+                assert [(p["name"], p["containerPort"]) for p in model["ports"]] == [
+                    ("h2c", int(runtime_env["ORTSERVE_GRPC_PORT"]))
+                ]
             formats = {f["name"] for f in runtime["spec"]["supportedModelFormats"]}
             assert model["modelFormat"]["name"] in formats
             assert "://" in model["storageUri"]
@@ -218,8 +224,11 @@ def test_inferenceservices(wanted):
         check_ortserve_env(env, name)
         assert env["PROTOCOL"] == "v2", "KServe reads a custom predictor's protocol from PROTOCOL"
         port = int(env["ORTSERVE_PORT"])
-        assert [p["containerPort"] for p in container["ports"]] == [port] == [8080]
-        assert container["ports"][0]["name"] in ("http1", "h2c")
+        # REST first (KServe routes to the first port), then gRPC on the port named h2c.
+        assert [(p["name"], p["containerPort"]) for p in container["ports"]] == [
+            ("http1", port), ("h2c", int(env["ORTSERVE_GRPC_PORT"]))
+        ]
+        assert port == 8080
         assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": port}
         assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": port}
         annotations = doc["metadata"]["annotations"]
@@ -240,7 +249,10 @@ def test_serving_runtimes(wanted):
         env = _env(spec["containers"][0])
         check_ortserve_env(env, name)
         assert env["ORTSERVE_REPOSITORY"] == "/mnt/models", "KServe's storage initializer writes there"
-        assert [p["containerPort"] for p in spec["containers"][0]["ports"]] == [int(env["ORTSERVE_PORT"])]
+        assert [(p["name"], p["containerPort"]) for p in spec["containers"][0]["ports"]] == [
+            ("http1", int(env["ORTSERVE_PORT"])), ("h2c", int(env["ORTSERVE_GRPC_PORT"]))
+        ]
+        assert {"v2", "grpc-v2"} <= set(spec["protocolVersions"])
 
 
 def test_every_manifest_is_known():
