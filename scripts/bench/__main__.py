@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ort-seconds", type=float, default=None, help="raw ORT seconds per batch size (default 2, quick 0.5)")
     p.add_argument("--concurrency", default="1,16,64", help="closed-loop levels (default %(default)s)")
     p.add_argument("--payloads", default="json,binary", help="payload modes (default %(default)s)")
+    p.add_argument("--protocol", default="http",
+                   help="http, grpc or http,grpc: grpc adds ModelInfer with raw tensors (the `grpc` payload) "
+                        "on the server's gRPC port (default %(default)s)")
     p.add_argument("--pin", choices=["auto", "on", "off"], default="auto",
                    help="server and client on separate CPUs (auto: when there are 2 or more)")
     p.add_argument("--threads", type=int, default=None,
@@ -47,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="CI-sized: 1 s steps, 0.3 s warm-up, 0.5 s raw ORT")
     p.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench-results")
     args = p.parse_args(argv)
+    unknown = set(args.protocol.split(",")) - {"http", "grpc"}
+    if unknown:
+        raise SystemExit(f"--protocol: unknown {sorted(unknown)}; use http, grpc or http,grpc")
     defaults = QUICK if args.quick else FULL
     for key, value in defaults.items():
         if getattr(args, key) is None:
@@ -85,7 +91,8 @@ def run_benchmark(args, names: list[str], plan: MatrixPlan, server_cpus, client_
                     if name in errors:
                         continue
                     try:
-                        served[name] += served_rows(server.url, name, specs, plan, batching=batching, progress=_progress)
+                        served[name] += served_rows(server.url, name, specs, plan, batching=batching,
+                                                    progress=_progress, grpc_target=server.grpc_target)
                     except Exception as exc:
                         errors[name] = f"batching {'on' if batching else 'off'}: {exc}"
     results = {}
@@ -105,7 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     server_cpus, client_cpus, pinning = split_cpus(args.pin)
     threads = args.threads if args.threads is not None else (len(server_cpus) if server_cpus else 0)
-    plan = MatrixPlan(payloads=tuple(args.payloads.split(",")),
+    protocols = set(args.protocol.split(","))
+    payloads = [p for p in args.payloads.split(",") if p] if "http" in protocols else []
+    if "grpc" in protocols:
+        payloads.append("grpc")
+    plan = MatrixPlan(payloads=tuple(payloads),
                       concurrencies=tuple(int(c) for c in args.concurrency.split(",")),
                       duration_s=args.duration, warmup_s=args.warmup, processes=args.processes)
     doc = {

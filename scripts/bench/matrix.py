@@ -12,12 +12,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts.loadtest.grpc_transport import PAYLOAD as GRPC_PAYLOAD
 from scripts.loadtest.metrics_diff import MetricsScraper
 from scripts.loadtest.parallel import run_async, run_step
-from scripts.loadtest.report import step_row
 from scripts.loadtest.payloads import RequestSpec
+from scripts.loadtest.report import step_row
 from scripts.loadtest.runner import StepPlan
-from scripts.loadtest.sweep import probe
+from scripts.loadtest.sweep import probe_target
 
 from .server import ServerProcess
 
@@ -43,16 +44,23 @@ def start_server(repository: Path, batching: bool, *, server_cpus: set[int] | No
 
 
 def served_rows(url: str, model: str, specs: dict[str, list[RequestSpec]], plan: MatrixPlan, *, batching: bool,
-                progress=None) -> list[dict]:
-    """One row per (payload, concurrency) against a running server."""
+                progress=None, grpc_target: str | None = None) -> list[dict]:
+    """One row per (payload, concurrency) against a running server; payload `grpc` goes to grpc_target."""
     rows = []
     scraper = MetricsScraper(url, model)
     for payload in plan.payloads:
-        probe(url, specs[payload][0], plan.timeout_s)
+        grpc = payload == GRPC_PAYLOAD
+        target = grpc_target if grpc else url
+        if target is None:
+            raise ValueError("the grpc payload needs the server's gRPC target")
+        probe_target(target, specs[payload][0], plan.timeout_s)
         for concurrency in plan.concurrencies:
             step = StepPlan(mode="closed", concurrency=concurrency, warmup_s=plan.warmup_s,
-                            duration_s=plan.duration_s, timeout_s=plan.timeout_s)
-            stats, server_side = run_async(run_step(url, specs[payload], step, processes=plan.processes, scraper=scraper))
+                            duration_s=plan.duration_s, timeout_s=plan.timeout_s,
+                            transport="grpc" if grpc else "raw")
+            stats, server_side = run_async(
+                run_step(target, specs[payload], step, processes=plan.processes, scraper=scraper)
+            )
             row = step_row(stats, server_side, model=model, batching=batching, payload=payload, mode="closed",
                            level=concurrency)
             rows.append(row)

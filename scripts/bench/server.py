@@ -23,7 +23,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """`python -m service --port P --repository R`, started and stopped as a context manager.
+    """`python -m service --port P --grpc-port G --repository R`, started and stopped as a context manager.
 
     `env` adds ORTSERVE_* variables (e.g. ORTSERVE_DISABLE_BATCHING=true);
     `cpus` pins the process (and the threads it starts) with sched_setaffinity.
@@ -38,10 +38,14 @@ class ServerProcess:
         self.log_path = log_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Its own gRPC port too (never the default 8001, which another server may hold).
+        self.grpc_port = free_port()
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> ServerProcess:
-        command = [sys.executable, "-m", "service", "--port", str(self.port), "--repository", str(self.repository)]
+        command = [sys.executable, "-m", "service", "--port", str(self.port), "--grpc-port", str(self.grpc_port),
+                   "--repository", str(self.repository)]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         cpus = self.cpus
         self.process = subprocess.Popen(

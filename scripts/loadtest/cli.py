@@ -65,7 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
         "open-loop rate sweeps, with exact percentiles and the server's own breakdown from /metrics.",
     )
     p.add_argument("model", help="model name, as in models/repository/<name>")
-    p.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL (default %(default)s)")
+    p.add_argument("--url", default="http://127.0.0.1:8000",
+                   help="server base URL; also where /metrics is read with --protocol grpc (default %(default)s)")
+    p.add_argument("--protocol", choices=("http", "grpc"), default="http",
+                   help="http: OIP REST (--payload); grpc: ModelInfer with raw tensors, as tritonclient.grpc "
+                        "sends, to --grpc-url (default %(default)s)")
+    p.add_argument("--grpc-url", default="127.0.0.1:8001", help="gRPC host:port (default %(default)s)")
     p.add_argument("--version", default=None, help="model version (default: the server's latest)")
     p.add_argument("--payload", choices=MODES, default="binary", help="request encoding (default %(default)s)")
     load = p.add_mutually_exclusive_group()
@@ -114,8 +119,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"--warmup must be >= 0, got {args.warmup}")
     if args.plot and args.out is None:
         parser.error("--plot needs --out DIR")
+    if args.protocol == "grpc" and args.payload == "friendly":
+        parser.error("--payload friendly is REST only; --protocol grpc sends raw tensors")
     try:
         check_loopback(args.url, args.allow_remote)
+        if args.protocol == "grpc":
+            check_loopback(f"grpc://{args.grpc_url}", args.allow_remote)
     except RemoteTargetError as exc:
         parser.error(str(exc))
     return args

@@ -53,7 +53,7 @@ class StepPlan:
     connections: int = 64  # open loop: keep-alive connections; more in flight wait for one (and it counts)
     late_tolerance_s: float = LATE_TOLERANCE_S
     seed: int = 0
-    transport: str = "raw"  # "raw" (lean HTTP/1.1) or "httpx"
+    transport: str = "raw"  # "raw" (lean HTTP/1.1), "httpx", or "grpc" (then the target is host:port)
 
     @property
     def measure_s(self) -> float:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from .grpc_transport import PAYLOAD as GRPC_PAYLOAD
+from .grpc_transport import build_grpc, probe_grpc
 from .metrics_diff import MetricsScraper
 from .parallel import run_step
 from .payloads import BUILDERS, RequestSpec
@@ -59,7 +61,7 @@ def build_specs(
     """Pre-encode up to MAX_BODIES requests of `batch_size` items each."""
     wanted = outputs or [s["name"] for s in config["output"]]
     count = max(1, min(MAX_BODIES, len(samples.items) // batch_size))
-    builder = BUILDERS[payload]
+    builder = build_grpc if payload == GRPC_PAYLOAD else BUILDERS[payload]
     specs = []
     for batch in samples.batches(batch_size, count):
         inputs = samples.encode(batch) if payload != "friendly" else {}
@@ -80,10 +82,20 @@ def probe(base_url: str, spec: RequestSpec, timeout_s: float = 30.0) -> None:
         raise ProbeError(f"POST {spec.path} answered {response.status_code}: {response.text[:500]}")
 
 
+def probe_target(target: str, spec: RequestSpec, timeout_s: float = 30.0) -> None:
+    """`probe` for HTTP specs, one gRPC call for gRPC ones (then `target` is host:port)."""
+    if spec.method != "GRPC":
+        probe(target, spec, timeout_s)
+        return
+    problem = probe_grpc(target, spec, timeout_s)
+    if problem is not None:
+        raise ProbeError(problem)
+
+
 def plan_for(args: Namespace, level: float) -> StepPlan:
     common = dict(
         warmup_s=args.warmup, duration_s=None if args.requests else args.duration, requests=args.requests,
-        timeout_s=args.timeout, seed=args.seed, transport=args.transport,
+        timeout_s=args.timeout, seed=args.seed, transport="grpc" if args.protocol == "grpc" else args.transport,
     )
     if args.rate is not None:
         return StepPlan(mode="open", rate=level, arrival=args.arrival, max_inflight=args.max_inflight,
@@ -97,14 +109,17 @@ async def run_sweep(args: Namespace) -> tuple[dict, list[dict]]:
     config = load_config(args.repository, args.model, args.url)
     samples = load_samples(config, args.input_file, args.seed)
     outputs = args.outputs.split(",") if args.outputs else None
-    specs = build_specs(config, samples, args.payload, model=args.model, version=args.version,
+    payload = GRPC_PAYLOAD if args.protocol == "grpc" else args.payload
+    specs = build_specs(config, samples, payload, model=args.model, version=args.version,
                         batch_size=args.batch_size, outputs=outputs)
-    probe(args.url, specs[0], args.timeout)
+    # gRPC requests go to --grpc-url; /metrics (the server-side breakdown) stays on --url.
+    target = args.grpc_url if args.protocol == "grpc" else args.url
+    probe_target(target, specs[0], args.timeout)
     scraper = MetricsScraper(args.url, args.model, args.version)
     levels = args.rate if args.rate is not None else args.concurrency
     mode = "open" if args.rate is not None else "closed"
     meta = {
-        "model": args.model, "url": args.url, "payload": args.payload, "mode": mode, "arrival": args.arrival,
+        "model": args.model, "url": target, "payload": payload, "mode": mode, "arrival": args.arrival,
         "data": samples.source, "synthetic_data": samples.synthetic, "batch_size": args.batch_size,
         "processes": args.processes, "warmup_s": args.warmup, "duration_s": args.duration, "requests": args.requests,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(), "python": platform.python_version(),
@@ -113,13 +128,13 @@ async def run_sweep(args: Namespace) -> tuple[dict, list[dict]]:
     for level in levels:
         plan = plan_for(args, level)
         total = None if args.requests else args.warmup + args.duration
-        bar = StepProgress(f"{args.model} {args.payload} {mode} {level:g}", total)
+        bar = StepProgress(f"{args.model} {payload} {mode} {level:g}", total)
         try:
-            stats, server = await run_step(args.url, specs, plan, processes=args.processes, scraper=scraper,
+            stats, server = await run_step(target, specs, plan, processes=args.processes, scraper=scraper,
                                            progress=bar, use_uvloop=args.uvloop)
         finally:
             bar.close()
-        row = step_row(stats, server, model=args.model, payload=args.payload, mode=mode, level=level,
+        row = step_row(stats, server, model=args.model, payload=payload, mode=mode, level=level,
                        rate=level if mode == "open" else None, arrival=args.arrival if mode == "open" else None,
                        processes=args.processes, batch_size=args.batch_size)
         rows.append(row)

@@ -1,7 +1,8 @@
 """Sending: outcome names, and a pool of keep-alive connections that stays O(1).
 
-Two transports: `raw` (wire.py, the default: cheap enough that the client is not
-the bottleneck) and `httpx` (a full client, also what the tests' mock servers use).
+Two HTTP transports: `raw` (wire.py, the default: cheap enough that the client is not
+the bottleneck) and `httpx` (a full client, also what the tests' mock servers use);
+and `grpc` (grpc_transport.py) for `--protocol grpc`.
 
 httpcore's connection pool scans every connection on every request. With 64
 connections in one httpx client that scan dominated the client's CPU, and a
@@ -82,6 +83,10 @@ class ClientPool:
     def open(cls, base_url: str, size: int, timeout_s: float, transport: str = "raw") -> ClientPool:
         """`size` keep-alive connections to `base_url`."""
         size = max(1, size)
+        if transport == "grpc":  # base_url is then a host:port gRPC target
+            from .grpc_transport import open_connections
+
+            return cls(open_connections(base_url, size, timeout_s))
         if transport == "raw":
             encoded: dict = {}  # request bytes are the same for every connection: encode each spec once
             return cls(RawConnection(base_url, timeout_s, encoded) for _ in range(size))

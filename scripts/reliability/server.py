@@ -116,7 +116,8 @@ def start_server(repository: Path, env: dict[str, str], log_path: Path, ready_ti
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port), "--repository", str(repository)],
+            [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port), "--repository", str(repository),
+             "--grpc-port", "0"],
             cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + ready_timeout_s

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from ..protocol.extensions import model_config_document, statistics_document
@@ -9,7 +11,7 @@ from .deps import ApiKey, AppMetrics, Repo
 
 router = APIRouter(tags=["model configuration & statistics (Triton extensions)"])
 
-_CONFIG = {"404": {"description": "Unknown model or version"}, "503": {"description": "Model failed to load"}}
+_CONFIG: dict[int | str, dict[str, Any]] = {"404": {"description": "Unknown model or version"}, "503": {"description": "Model failed to load"}}
 
 
 @router.get("/v2/models/{model_name}/config", summary="Served configuration (Triton's ModelConfig JSON)",

@@ -18,7 +18,7 @@ class HealthServicer(health_pb2_grpc.HealthServicer):
     def __init__(self, repo: ModelRepository) -> None:
         self.repo = repo
 
-    async def Check(self, request, context):  # noqa: N802 - the name comes from the proto
+    async def Check(self, request, context):
         if request.service not in SERVICES:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}; known: {list(SERVICES)}")
         status = health_pb2.HealthCheckResponse.SERVING if self.repo.ready() else health_pb2.HealthCheckResponse.NOT_SERVING

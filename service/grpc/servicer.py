@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import grpc
 from google.protobuf import json_format
@@ -59,6 +60,8 @@ def _version(value: str) -> str | None:
 
 
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
+    """Method names are the proto's RPC names (CamelCase), as grpcio requires."""
+
     def __init__(self, repo: ModelRepository, settings: Settings, statistics: Statistics) -> None:
         self.repo = repo
         self.settings = settings
@@ -66,25 +69,25 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     # -- health and metadata --------------------------------------------------
 
-    async def ServerLive(self, request, context):  # noqa: N802 - names come from the proto
+    async def ServerLive(self, request, context):
         return pb.ServerLiveResponse(live=True)
 
-    async def ServerReady(self, request, context):  # noqa: N802
+    async def ServerReady(self, request, context):
         return pb.ServerReadyResponse(ready=self.repo.ready())
 
     @_reports_errors
-    async def ModelReady(self, request, context):  # noqa: N802
+    async def ModelReady(self, request, context):
         try:
             self.repo.get(request.name, _version(request.version))
         except (ModelUnavailable, NotFound):
             return pb.ModelReadyResponse(ready=False)
         return pb.ModelReadyResponse(ready=True)
 
-    async def ServerMetadata(self, request, context):  # noqa: N802
+    async def ServerMetadata(self, request, context):
         return pb.ServerMetadataResponse(**metadata.server_metadata())
 
     @_reports_errors
-    async def ModelMetadata(self, request, context):  # noqa: N802
+    async def ModelMetadata(self, request, context):
         doc = metadata.model_metadata(self.repo, request.name, _version(request.version))
         return pb.ModelMetadataResponse(
             name=doc["name"], versions=doc["versions"], platform=doc["platform"],
@@ -95,7 +98,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     # -- inference --------------------------------------------------------------
 
     @_reports_errors
-    async def ModelInfer(self, request, context):  # noqa: N802
+    async def ModelInfer(self, request, context):
         check_api_key(_token(context), self.settings.api_key)
         decoded = decode_request(request)
         timeout_s = decoded.request.timeout_s
@@ -112,12 +115,12 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     # -- extensions: configuration, statistics, repository -------------------------
 
     @_reports_errors
-    async def ModelConfig(self, request, context):  # noqa: N802
+    async def ModelConfig(self, request, context):
         doc = extensions.model_config_document(self.repo, request.name, _version(request.version))
         return pb.ModelConfigResponse(config=json_format.ParseDict(doc, pb.ModelConfig()))
 
     @_reports_errors
-    async def ModelStatistics(self, request, context):  # noqa: N802
+    async def ModelStatistics(self, request, context):
         check_api_key(_token(context), self.settings.api_key)
         doc = extensions.statistics_document(
             self.repo, self.statistics, request.name or None, _version(request.version)
@@ -125,7 +128,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         return json_format.ParseDict(doc, pb.ModelStatisticsResponse(), ignore_unknown_fields=True)
 
     @_reports_errors
-    async def RepositoryIndex(self, request, context):  # noqa: N802
+    async def RepositoryIndex(self, request, context):
         check_api_key(_token(context), self.settings.api_key)
         rows = self.repo.index()
         if request.ready:
@@ -138,7 +141,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         ])
 
     @_reports_errors
-    async def RepositoryModelLoad(self, request, context):  # noqa: N802
+    async def RepositoryModelLoad(self, request, context):
         check_admin(_token(context), self.settings.admin_token)
         name = request.model_name
         try:
@@ -150,7 +153,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         return pb.RepositoryModelLoadResponse()
 
     @_reports_errors
-    async def RepositoryModelUnload(self, request, context):  # noqa: N802
+    async def RepositoryModelUnload(self, request, context):
         check_admin(_token(context), self.settings.admin_token)
         await self.repo.unload(request.model_name)
         return pb.RepositoryModelUnloadResponse()

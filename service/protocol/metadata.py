@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import __version__
 from ..core.errors import ModelUnavailable
 from ..core.repository import ModelEntry, ModelRepository, ModelVersion, State
@@ -25,7 +27,7 @@ def _tensors(specs, batched: bool) -> list[dict]:
 
 def _document(entry: ModelEntry, mv: ModelVersion | None) -> dict:
     cfg = entry.config
-    doc = {
+    doc: dict[str, Any] = {
         "name": entry.name,
         "versions": [str(v) for v in sorted(entry.versions)],
         "platform": "onnx_onnxv1",

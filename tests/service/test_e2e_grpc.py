@@ -57,7 +57,7 @@ def affine_input(x: np.ndarray) -> grpcclient.InferInput:
 
 def metric(server, name: str, model: str, version: str = "1") -> float:
     text = httpx.get(f"{server.url}/metrics", timeout=10).text
-    match = re.search(rf'^{name}\{{model="{model}",version="{version}"\}} (\S+)$', text, re.M)
+    match = re.search(rf'^{name}\{{model="{model}",version="{version}"\}} (\S+)$', text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
 
 

@@ -70,11 +70,13 @@ def test_cpus_are_split_between_server_and_client():
 @pytest.mark.slow
 def test_quick_benchmark_against_the_real_service(served_repo, tmp_path, capsys):
     code = main(["--repository", str(served_repo), "--models", "digits", "--quick", "--duration", "0.3",
-                 "--warmup", "0.1", "--ort-seconds", "0.1", "--concurrency", "1,4", "--out", str(tmp_path)])
+                 "--warmup", "0.1", "--ort-seconds", "0.1", "--concurrency", "1,4", "--protocol", "http,grpc",
+                 "--out", str(tmp_path)])
     assert code == 0
     doc = json.loads((tmp_path / "bench.json").read_text())
     digits = doc["models"]["digits"]
-    assert len(digits["served"]) == 2 * 2 * 2  # batching on/off x json/binary x c=1,4
+    assert len(digits["served"]) == 2 * 3 * 2  # batching on/off x json/binary/grpc x c=1,4
+    assert {s["payload"] for s in digits["served"]} == {"json", "binary", "grpc"}
     assert all(s["requests_ok"] > 0 and s["errors_total"] == 0 for s in digits["served"])
     assert {o["batch"] for o in digits["ort"]} >= {1, 64}
     assert "sklearn load_digits" in digits["data"]

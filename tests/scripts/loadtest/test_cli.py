@@ -49,3 +49,14 @@ def test_rate_sweep_and_lists_are_parsed():
 def test_bad_options_exit_with_usage(argv):
     with pytest.raises(SystemExit):
         parse_args(argv)
+
+
+def test_grpc_protocol_options(capsys):
+    args = parse_args(["digits", "--protocol", "grpc", "--grpc-url", "127.0.0.1:9001"])
+    assert (args.protocol, args.grpc_url, parse_args(["digits"]).protocol) == ("grpc", "127.0.0.1:9001", "http")
+    with pytest.raises(SystemExit):
+        parse_args(["digits", "--protocol", "grpc", "--payload", "friendly"])
+    assert "--payload friendly is REST only" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["digits", "--protocol", "grpc", "--grpc-url", "8.8.8.8:8001"])
+    assert "non-loopback ['8.8.8.8']" in capsys.readouterr().err

@@ -82,3 +82,19 @@ def test_against_the_real_service(real_server, served_repo, tmp_path, payload):
         assert step["requests_ok"] > 10 and step["errors_total"] == 0
         assert step["server_requests"] == pytest.approx(step["requests_ok"], rel=0.1)
         assert step["server_compute_ms"] > 0 and step["mean_batch_size"] >= 1
+
+
+@pytest.mark.slow
+def test_grpc_protocol_against_the_real_service(real_server, served_repo, tmp_path):
+    command = [sys.executable, "-m", "scripts.loadtest", "digits", "--url", real_server.url,
+               "--protocol", "grpc", "--grpc-url", real_server.grpc_target,
+               "--repository", str(served_repo), "--concurrency", "1,8",
+               "--duration", "0.6", "--warmup", "0.2", "--out", str(tmp_path / "out")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert doc["meta"]["url"] == real_server.grpc_target and doc["meta"]["payload"] == "grpc"
+    for step in doc["steps"]:
+        assert step["requests_ok"] > 10 and step["errors_total"] == 0
+        # The server counted them (read from /metrics over HTTP): the calls really went over gRPC.
+        assert step["server_requests"] == pytest.approx(step["requests_ok"], rel=0.1)

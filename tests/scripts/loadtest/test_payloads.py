@@ -89,3 +89,23 @@ def test_friendly_mode_refuses_data_it_cannot_send():
         build_friendly("digits", None, [np.zeros((8, 8))] * 2, kind="image")
     with pytest.raises(ValueError, match="not 'tensor'"):
         build_friendly("m", None, [{}], kind="tensor")
+
+
+def test_grpc_request_is_what_tritonclient_grpc_sends():
+    from tritonclient.grpc import service_pb2
+
+    from scripts.loadtest.grpc_transport import INFER_METHOD, build_grpc, outcome_of
+
+    spec = build_grpc("vowels", "2", INPUTS, ["probabilities"])
+    assert (spec.path, spec.method, spec.items) == (INFER_METHOD, "GRPC", 2)
+    request = service_pb2.ModelInferRequest.FromString(spec.body)
+    assert (request.model_name, request.model_version) == ("vowels", "2")
+    assert [(t.name, t.datatype, list(t.shape)) for t in request.inputs] == [
+        ("frames", "FP32", [2, 4, 3]), ("lengths", "INT64", [2]),
+    ]
+    np.testing.assert_array_equal(np.frombuffer(request.raw_input_contents[0], "<f4").reshape(2, 4, 3), INPUTS["frames"])
+    assert [o.name for o in request.outputs] == ["probabilities"]
+    import grpc
+
+    assert outcome_of(grpc.StatusCode.OK) == "200"
+    assert outcome_of(grpc.StatusCode.UNAVAILABLE) == "UNAVAILABLE"

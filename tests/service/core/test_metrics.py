@@ -54,8 +54,8 @@ def test_a_triton_style_query_finds_its_series():
         m.observer("densenet", "1").on_batch(rows, 0.001)
     text = m.render().decode()
     # sum(nv_inference_count{model="densenet"}) / sum(nv_inference_exec_count{model="densenet"})
-    items = re.search(r'^nv_inference_count\{model="densenet",version="1"\} (\S+)$', text, re.M)
-    execs = re.search(r'^nv_inference_exec_count\{model="densenet",version="1"\} (\S+)$', text, re.M)
+    items = re.search(r'^nv_inference_count\{model="densenet",version="1"\} (\S+)$', text, re.MULTILINE)
+    execs = re.search(r'^nv_inference_exec_count\{model="densenet",version="1"\} (\S+)$', text, re.MULTILINE)
     assert float(items.group(1)) / float(execs.group(1)) == 10 / 3
 
 

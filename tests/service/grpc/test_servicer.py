@@ -56,7 +56,7 @@ async def test_infer_needs_the_api_key_with_the_http_words(front_door):
 
 
 async def test_repository_admin_calls_need_the_admin_token(front_door):
-    stub, _, repo = front_door
+    stub, _, _ = front_door
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.RepositoryModelUnload(pb.RepositoryModelUnloadRequest(model_name="affine"), metadata=KEY)
     assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
