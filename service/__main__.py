@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> None:
         timeout_keep_alive=5,
     )
     repo = app.state.repository
-    grpc = GrpcServer(repo, settings, app.state.metrics.statistics) if settings.grpc_port else None
+    grpc = (
+        GrpcServer(repo, settings, app.state.metrics.statistics, app.state.admission) if settings.grpc_port else None
+    )
     server = DrainingServer(config, repo, grpc)
     try:
         server.run()

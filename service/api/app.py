@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..core.admission import Admission
 from ..core.errors import ServiceError, status_code_for
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
@@ -98,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.repository = repo
+    # Shared with the gRPC front door (service/grpc/server.py): one in-flight cap for both.
+    app.state.admission = Admission(settings.max_inflight_requests, metrics.rejected.labels("inflight_limit").inc)
     _install_error_handlers(app)
     # extensions first: its /v2/models/stats must win over /v2/models/{model_name}.
     for module in (extensions, health, infer, repository, predict, encoding, attention):
@@ -109,10 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"], expose_headers=["X-Request-ID", "Inference-Header-Content-Length"],
         )
     # Added last = outermost: every response, rejections included, gets an id and headers.
-    app.add_middleware(
-        AdmissionMiddleware, limit=settings.max_inflight_requests,
-        on_reject=metrics.rejected.labels("inflight_limit").inc,
-    )
+    app.add_middleware(AdmissionMiddleware, admission=app.state.admission)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
 

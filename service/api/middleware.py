@@ -15,6 +15,7 @@ from typing import Callable
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..core.admission import Admission
 from ..core.errors import PayloadTooLarge
 from ..core.logs import request_id
 
@@ -117,23 +118,22 @@ class AdmissionMiddleware:
     """Caps the inference requests handled at once; the excess gets 503 + Retry-After
     before its body is even read. Health, metadata and metrics stay answerable."""
 
-    def __init__(self, app: ASGIApp, limit: int, on_reject: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = 0, on_reject: Callable[[], None] = lambda: None,
+        admission: Admission | None = None,
+    ) -> None:
         self.app = app
-        self.limit = limit
-        self.inflight = 0
-        self.on_reject = on_reject
+        # The app passes the Admission it shares with the gRPC front door: one count, one cap.
+        self.admission = admission or Admission(limit, on_reject)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/v2/models/"):
             await self.app(scope, receive, send)
             return
-        if self.inflight >= self.limit:
-            self.on_reject()
-            message = f"server is at its limit of {self.limit} concurrent inference requests; retry later"
-            await _send_error(send, 503, message, [(b"retry-after", b"1")])
+        if not self.admission.try_enter():
+            await _send_error(send, 503, self.admission.message, [(b"retry-after", b"1")])
             return
-        self.inflight += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.inflight -= 1
+            self.admission.leave()

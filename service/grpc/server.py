@@ -7,6 +7,7 @@ import logging
 import grpc
 from grpc_health.v1 import health_pb2_grpc
 
+from ..core.admission import Admission
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
 from ..core.statistics import Statistics
@@ -20,10 +21,14 @@ log = logging.getLogger(__name__)
 class GrpcServer:
     """grpcio's asyncio server on `settings.grpc_port`, over the HTTP server's repository."""
 
-    def __init__(self, repo: ModelRepository, settings: Settings, statistics: Statistics) -> None:
+    def __init__(
+        self, repo: ModelRepository, settings: Settings, statistics: Statistics, admission: Admission | None = None
+    ) -> None:
         self.repo = repo
         self.settings = settings
         self.statistics = statistics
+        # The app's Admission when serving beside HTTP, so both protocols share one in-flight cap.
+        self.admission = admission or Admission(settings.max_inflight_requests)
         self.server: grpc.aio.Server | None = None
         self.port = 0
 
@@ -37,7 +42,7 @@ class GrpcServer:
             # Fail to start when the port is taken instead of silently sharing it.
             ("grpc.so_reuseport", 0),
         ])
-        servicer = InferenceServicer(self.repo, self.settings, self.statistics)
+        servicer = InferenceServicer(self.repo, self.settings, self.statistics, self.admission)
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(self.repo), server)
         address = f"{self.settings.host}:{self.settings.grpc_port}"

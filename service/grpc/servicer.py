@@ -14,9 +14,10 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 
+from ..core.admission import Admission
 from ..core.auth import check_admin, check_api_key, presented_token
 from ..core.config import ConfigError
-from ..core.errors import InvalidInput, ModelUnavailable, NotFound, ServiceError
+from ..core.errors import InvalidInput, ModelUnavailable, NotFound, Overloaded, ServiceError
 from ..core.repository import ModelRepository, State
 from ..core.settings import Settings
 from ..core.statistics import Statistics
@@ -62,10 +63,13 @@ def _version(value: str) -> str | None:
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     """Method names are the proto's RPC names (CamelCase), as grpcio requires."""
 
-    def __init__(self, repo: ModelRepository, settings: Settings, statistics: Statistics) -> None:
+    def __init__(
+        self, repo: ModelRepository, settings: Settings, statistics: Statistics, admission: Admission
+    ) -> None:
         self.repo = repo
         self.settings = settings
         self.statistics = statistics
+        self.admission = admission
 
     # -- health and metadata --------------------------------------------------
 
@@ -100,16 +104,22 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     @_reports_errors
     async def ModelInfer(self, request, context):
         check_api_key(_token(context), self.settings.api_key)
-        decoded = decode_request(request)
-        timeout_s = decoded.request.timeout_s
-        remaining = context.time_remaining()
-        if remaining is not None:  # the client's deadline is the request's deadline
-            timeout_s = remaining if timeout_s is None else min(timeout_s, remaining)
-        # A cancelled call cancels this coroutine, and with it the queued request.
-        answer = await run_inference(
-            self.repo, request.model_name, _version(request.model_version),
-            decoded.request.inputs, decoded.requested, timeout_s,
-        )
+        # The HTTP front door's in-flight cap, shared: one count for both protocols.
+        if not self.admission.try_enter():
+            raise Overloaded(self.admission.message)
+        try:
+            decoded = decode_request(request)
+            timeout_s = decoded.request.timeout_s
+            remaining = context.time_remaining()
+            if remaining is not None:  # the client's deadline is the request's deadline
+                timeout_s = remaining if timeout_s is None else min(timeout_s, remaining)
+            # A cancelled call cancels this coroutine, and with it the queued request.
+            answer = await run_inference(
+                self.repo, request.model_name, _version(request.model_version),
+                decoded.request.inputs, decoded.requested, timeout_s,
+            )
+        finally:
+            self.admission.leave()
         return encode_response(decoded, answer.model_name, answer.model_version, answer.outputs, answer.datatypes)
 
     # -- extensions: configuration, statistics, repository -------------------------

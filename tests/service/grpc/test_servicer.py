@@ -133,3 +133,28 @@ async def test_a_passed_deadline_is_deadline_exceeded(front_door):
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.ModelInfer(affine_request(), metadata=KEY, timeout=1e-6)
     assert info.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+async def test_the_inflight_cap_is_shared_with_http(tiny_repo):
+    from service.core.admission import Admission
+
+    settings = Settings(repository=tiny_repo, grpc_port=free_port(), warmup=False)
+    metrics = Metrics()
+    repo = ModelRepository(settings, metrics)
+    await repo.load_all()
+    admission = Admission(1)
+    server = GrpcServer(repo, settings, metrics.statistics, admission)
+    port = await server.start()
+    assert admission.try_enter()  # an HTTP request holds the only slot
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.ModelInfer(affine_request())
+        admission.leave()
+        response = await stub.ModelInfer(affine_request())
+    await server.stop(0)
+    await repo.close()
+    assert info.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert info.value.details() == "server is at its limit of 1 concurrent inference requests; retry later"
+    assert ("retry-after", "1") in tuple(info.value.trailing_metadata())
+    assert len(response.raw_output_contents) == 2 and admission.inflight == 0
