@@ -142,3 +142,58 @@ def test_server_metric_names_derivation():
     assert not any(n.startswith("nv_") and n.endswith("_total") for n in names), "Triton's names have no _total"
     assert "ortserve_rejected_requests_total" in names
     assert "ortserve_queue_depth" in names
+
+
+def _series(text: str) -> dict[str, float]:
+    """`name{labels}` -> value for every sample line of an exposition."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def test_a_triton_style_query_evaluates_on_what_the_server_exports(tmp_path):
+    """PromQL as Triton's dashboards write it (bare `nv_*` names, `model`/`version` labels),
+    evaluated by promtool over three real scrapes of the server's metrics, 30 s apart."""
+    from service.core.batching import Result
+    from service.core.metrics import Metrics
+
+    m = Metrics()
+    scrapes = [_series(m.render().decode())]
+    for batches in ([4, 4], [8, 2, 2]):  # 30 s of traffic, then 30 s more
+        for rows in batches:
+            m.observer("densenet_onnx", "1").on_batch(rows, 0.002)
+            for _ in range(rows):
+                m.record_success("densenet_onnx", "1", Result({}, 0.001, 0.002, rows), total_s=0.004)
+        scrapes.append(_series(m.render().decode()))
+    names = ("nv_inference_count", "nv_inference_exec_count", "nv_inference_request_success",
+             "nv_inference_queue_duration_us")
+    series = [
+        {"series": key, "values": " ".join(repr(s.get(key, 0.0)) for s in scrapes)}
+        for key in scrapes[-1] if key.split("{")[0] in names
+    ]
+    assert len(series) == len(names), series
+    tests = {"rule_files": [], "evaluation_interval": "30s", "tests": [{
+        "interval": "30s",
+        "input_series": series,
+        "promql_expr_test": [
+            {   # mean batch size over the last minute (Triton's "batch size" panel)
+                "expr": 'sum by (model) (rate(nv_inference_count{model="densenet_onnx"}[1m]))'
+                        ' / sum by (model) (rate(nv_inference_exec_count{model="densenet_onnx"}[1m]))',
+                "eval_time": "1m",
+                "exp_samples": [{"labels": '{model="densenet_onnx"}', "value": 20 / 5}],
+            },
+            {   # queue time per request, µs (Triton's sample dashboard)
+                "expr": "avg by (model) (delta(nv_inference_queue_duration_us[1m])"
+                        " / delta(nv_inference_request_success[1m]))",
+                "eval_time": "1m",
+                "exp_samples": [{"labels": '{model="densenet_onnx"}', "value": 1000.0}],
+            },
+        ],
+    }]}
+    path = tmp_path / "triton-queries.test.yml"
+    path.write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run([promtool(), "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
