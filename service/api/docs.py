@@ -1,19 +1,22 @@
-"""`/docs`: Swagger UI from assets the server ships (the swagger-ui-bundle wheel), so it works offline.
+"""`/docs`: Swagger UI from assets the server ships, so it works offline.
 
-The page has no inline script (the initializer is its own file), so its CSP can
-stay strict: scripts, styles and fetches from this origin only.
+The assets come from the `fastapi-offline` wheel (Swagger UI 5: FastAPI writes
+OpenAPI 3.1, which Swagger UI 4, e.g. the `swagger-ui-bundle` wheel, refuses to
+render). Only its static files are used; the page is ours and has no inline script
+(the initializer is its own file), so its CSP can stay strict: scripts, styles and
+fetches from this origin only.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import swagger_ui_bundle
+import fastapi_offline
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+ASSETS = Path(fastapi_offline.__file__).parent / "static"
 STATIC = "/docs/static"
 
 _PAGE = f"""<!DOCTYPE html>
@@ -22,7 +25,7 @@ _PAGE = f"""<!DOCTYPE html>
 <meta charset="utf-8">
 <title>{{title}} - API docs</title>
 <link rel="stylesheet" href="{STATIC}/swagger-ui.css">
-<link rel="icon" type="image/png" href="{STATIC}/favicon-32x32.png">
+<link rel="icon" type="image/png" href="{STATIC}/favicon.png">
 </head>
 <body>
 <div id="swagger-ui"></div>

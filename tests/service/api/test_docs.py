@@ -10,7 +10,7 @@ def test_docs_page_uses_only_local_assets(client):
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
     assert sources == [
-        "/docs/static/swagger-ui.css", "/docs/static/favicon-32x32.png",
+        "/docs/static/swagger-ui.css", "/docs/static/favicon.png",
         "/docs/static/swagger-ui-bundle.js", "/docs/init.js",
     ]
     assert "<script>" not in page.text, "an inline script would need 'unsafe-inline' in the CSP"
@@ -26,9 +26,12 @@ def test_initializer_points_at_the_servers_own_openapi(client):
     assert client.get("/openapi.json").json()["info"]["title"] == "ortserve"
 
 
-def test_bundle_is_real_swagger_ui(client):
+def test_bundle_is_a_swagger_ui_that_renders_openapi_3_1(client):
+    """FastAPI writes OpenAPI 3.1; Swagger UI before 5 shows 'Unable to render this definition'."""
+    assert client.get("/openapi.json").json()["openapi"].startswith("3.1.")
     bundle = client.get("/docs/static/swagger-ui-bundle.js").text
     assert "SwaggerUIBundle" in bundle and len(bundle) > 500_000
+    assert r"3\.1\.(?:[1-9]\d*|0)" in bundle, "this Swagger UI does not recognise OpenAPI 3.1 documents"
 
 
 def test_the_cdn_pages_are_gone(client):
