@@ -41,7 +41,7 @@ def server(tmp_path_factory):
 
     repo = make_repository(tmp_path_factory.mktemp("grpc") / "repo")
     write_model(repo, ECHO_CONFIG, echo_graph())
-    with ServerProcess(repo, grpc=True) as proc:
+    with ServerProcess(repo, grpc=True, env={"ORTSERVE_ADMIN_TOKEN": "admin-secret"}) as proc:
         yield proc
 
 
@@ -128,6 +128,22 @@ def test_errors_carry_the_grpc_code_and_the_http_message(server, call, code, mes
         call(client(server))
     assert info.value.status() == code
     assert re.fullmatch(message, info.value.message())
+
+
+def test_repository_calls_with_the_admin_token_as_metadata(server):
+    c = client(server)
+    index = c.get_model_repository_index(as_json=True)["models"]
+    assert {"name": "echo", "version": "1", "state": "READY"} in [
+        {k: m.get(k) for k in ("name", "version", "state")} for m in index
+    ]
+    with pytest.raises(InferenceServerException) as info:
+        c.unload_model("echo")
+    assert info.value.status() == "StatusCode.UNAUTHENTICATED"
+    admin = {"authorization": "Bearer admin-secret"}
+    c.unload_model("echo", headers=admin)
+    assert not c.is_model_ready("echo")
+    c.load_model("echo", headers=admin)
+    assert c.is_model_ready("echo")
 
 
 def sequence_inputs(length: int, seed: int = 0) -> list[grpcclient.InferInput]:
