@@ -35,6 +35,8 @@ class DrainingServer(uvicorn.Server):
     the listeners, then drains the queues: accepted work runs for up to
     drain_timeout_s, whatever is left is failed with ShuttingDown (a 503 JSON
     answer with Retry-After), and uvicorn then only waits for those answers.
+    The gRPC server (same loop, same repository) starts before HTTP and stops
+    accepting calls together with it; its calls in flight end with the queues.
     """
 
     def __init__(self, config: uvicorn.Config, repository: ModelRepository, grpc: GrpcServer | None = None) -> None:
@@ -43,15 +45,18 @@ class DrainingServer(uvicorn.Server):
         self.grpc = grpc
 
     async def startup(self, sockets=None) -> None:
+        # gRPC binds first, so by the time HTTP answers "ready" the gRPC port is listening
+        # too; while the models load (uvicorn's lifespan, below) gRPC ServerReady says false.
+        if self.grpc is not None:
+            try:
+                await self.grpc.start()
+            except RuntimeError as exc:  # e.g. the port is taken
+                log.error("gRPC failed to start", extra={"error": str(exc)})
+                self.should_exit = True  # `started` stays False: main() exits with status 3
+                return
         await super().startup(sockets)
-        if self.grpc is None or self.should_exit:
-            return
-        try:  # same loop, same repository: gRPC starts once the models have loaded
-            await self.grpc.start()
-        except RuntimeError as exc:
-            log.error("gRPC failed to start", extra={"error": str(exc)})
-            self.started = False  # main() then exits like uvicorn does for a taken port
-            self.should_exit = True
+        if not self.started and self.grpc is not None:  # HTTP failed to start
+            await self.grpc.stop(0)
 
     async def shutdown(self, sockets=None) -> None:
         for server in self.servers:

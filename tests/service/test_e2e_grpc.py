@@ -243,4 +243,28 @@ def test_sigterm_drains_grpc(tmp_path):
     errors = [outcomes.get(timeout=30) for _ in range(16)]
     # Accepted calls finish (or get UNAVAILABLE with the reason), none is left hanging or reset.
     assert all(e is None or e.status() == "StatusCode.UNAVAILABLE" for e in errors), errors
-    assert "shutdown complete" in proc.log()
+    assert "gRPC listening" in proc.log() and "shutdown complete" in proc.log()
+
+
+def test_a_taken_grpc_port_fails_startup(tmp_path):
+    import socket
+
+    from tests.tiny_models import make_repository
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = ServerProcess(make_repository(tmp_path / "repo"), args=["--grpc-port", str(port)])
+        assert proc.proc.wait(60) == 3
+        proc.terminate()
+        assert "gRPC failed to start" in proc.log()
+
+
+def test_grpc_port_zero_serves_http_only(tmp_path):
+    from tests.tiny_models import make_repository
+
+    # The helper passes --grpc-port 0 unless asked for gRPC.
+    with ServerProcess(make_repository(tmp_path / "repo"), env={"ORTSERVE_LOG_LEVEL": "info"}) as proc:
+        assert httpx.get(f"{proc.url}/v2/health/ready", timeout=10).status_code == 200
+        assert "startup complete" in proc.log() and "gRPC listening" not in proc.log()

@@ -27,3 +27,11 @@ def test_provider_option(monkeypatch):
     monkeypatch.delenv("ORTSERVE_PROVIDER", raising=False)
     assert build_settings(parse_args([])).provider == "auto"
     assert build_settings(parse_args(["--provider", "cpu"])).provider == "cpu"
+
+
+def test_grpc_port_defaults_to_tritons_and_zero_turns_it_off(monkeypatch):
+    monkeypatch.delenv("ORTSERVE_GRPC_PORT", raising=False)
+    assert build_settings(parse_args([])).grpc_port == 8001
+    monkeypatch.setenv("ORTSERVE_GRPC_PORT", "9101")
+    assert build_settings(parse_args([])).grpc_port == 9101
+    assert build_settings(parse_args(["--grpc-port", "0"])).grpc_port == 0
