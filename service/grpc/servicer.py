@@ -40,8 +40,11 @@ def _reports_errors(method: Handler) -> Handler:
         try:
             return await method(self, request, context)
         except ServiceError as exc:
+            code = grpc_code_for(exc)
+            if code is grpc.StatusCode.INTERNAL:  # as HTTP logs its 500s
+                log.error("request failed", extra={"error": exc.message, "method": method.__name__})
             context.set_trailing_metadata(trailing_metadata(exc))
-            await context.abort(grpc_code_for(exc), exc.message)
+            await context.abort(code, exc.message)
         except grpc.aio.AbortError:
             raise
         except Exception:
