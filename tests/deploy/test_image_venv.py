@@ -5,7 +5,7 @@ folder: the files each COPY names (filtered by .dockerignore, as the daemon woul
 are copied to the same paths under rootfs, and the builder's RUN lines are executed verbatim with
 /bin/sh -c, image paths (/opt/venv, /src, /app, ...) mapped under rootfs and `python` being a
 CPython 3.11 like the image's. The server then starts with the image's exact CMD, environment
-(ENV) and working directory; host/port are overridden through ORTSERVE_HOST/ORTSERVE_PORT only,
+(ENV) and working directory; host/ports are overridden through ORTSERVE_HOST/ORTSERVE_PORT/ORTSERVE_GRPC_PORT only,
 as an orchestrator would. When the tests run as root the server runs as the image's USER (uid
 10001, via setpriv) over root-owned files, i.e. on an effectively read-only root filesystem, with
 only TMPDIR writable. Checks: /v2/health/ready answers, the image's HEALTHCHECK command exits 0
@@ -283,8 +283,10 @@ def repository(image) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def server(image, repository):
-    port = _free_port()
-    env = image.runtime_env("cpu", {"ORTSERVE_HOST": "127.0.0.1", "ORTSERVE_PORT": str(port), **repository})
+    port, grpc_port = _free_port(), _free_port()
+    # The gRPC port moves too: the image's 8001 may be held by another server on this machine.
+    env = image.runtime_env("cpu", {"ORTSERVE_HOST": "127.0.0.1", "ORTSERVE_PORT": str(port),
+                                    "ORTSERVE_GRPC_PORT": str(grpc_port), **repository})
     cmd = df.last(df.chain(image.stages, "cpu"), "CMD").json_args()
     log = image.tmp / "server.log"
     proc = image.popen("cpu", cmd, env, log)
@@ -303,7 +305,7 @@ def server(image, repository):
             proc.kill()
             pytest.fail(f"not ready after 180 s:\n{log.read_text(errors='replace')[-4000:]}")
         time.sleep(0.2)
-    info = {"proc": proc, "url": url, "port": port, "env": env, "log": log}
+    info = {"proc": proc, "url": url, "port": port, "grpc_port": grpc_port, "env": env, "log": log}
     yield info
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -325,6 +327,16 @@ def test_server_runs_as_the_image_user(image, server):
     status = Path(f"/proc/{server['proc'].pid}/status").read_text()
     uid = re.search(r"^Uid:\s+(\d+)", status, re.M).group(1)
     assert uid == df.last(df.chain(image.stages, "cpu"), "USER").rest.split(":")[0]
+
+
+def test_grpc_answers_from_the_image(server):
+    """The installed package carries the committed stubs: gRPC works with no compiler in the image."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{server['grpc_port']}") as channel:
+        answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def test_ready_and_metrics(server):
