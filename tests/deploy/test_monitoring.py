@@ -62,7 +62,7 @@ def server_metric_names() -> set[str]:
     m.rejected.labels("inflight_limit").inc()
     # Read the names off the text itself: prometheus_client's parser re-adds `_total` to counters.
     text = m.render().decode()
-    return set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", text, re.M))
+    return set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", text, re.MULTILINE))
 
 
 def test_promtool_checks_the_scrape_config():
