@@ -13,7 +13,7 @@ from typing import Annotated, Awaitable, TypeVar
 
 from fastapi import Depends, Request
 
-from ..core.errors import Forbidden, InvalidInput, Unauthorized
+from ..core.errors import ClientDisconnected, Forbidden, Unauthorized
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
@@ -87,10 +87,3 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
         await asyncio.gather(task, return_exceptions=True)
         raise ClientDisconnected()
     return task.result()
-
-
-class ClientDisconnected(InvalidInput):
-    """The client closed the connection; nobody will read the answer."""
-
-    def __init__(self) -> None:
-        super().__init__("client disconnected before the response was ready")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter, Request
 
-from ..core.config import ConfigError
-from ..core.errors import InvalidInput
+from ..core.errors import ConfigError, InvalidInput
 from ..core.repository import State
 from .deps import Admin, ApiKey, Repo
 

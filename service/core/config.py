@@ -15,13 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .datatypes import DATATYPES
-from .errors import ServiceError
+from .errors import ConfigError
 
 CONFIG_FILENAME = "config.json"
-
-
-class ConfigError(ServiceError):
-    """A config file is missing, unreadable or inconsistent; the model is unavailable."""
 
 
 class TensorSpec(BaseModel):

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from .batching import Batcher, Result
-from .config import ConfigError, ModelConfig, load_model_config
-from .errors import ModelUnavailable, NotFound, ServiceError, ShuttingDown, status_code_for
+from .config import ModelConfig, load_model_config
+from .errors import ConfigError, ModelUnavailable, NotFound, ServiceError, ShuttingDown, status_code_for
 from .metrics import Metrics
 from .runtime import OrtRuntime
 from .settings import Settings

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from .config import ConfigError, ModelConfig, TensorSpec
+from .config import ModelConfig, TensorSpec
 from .datatypes import ORT_TO_KSERVE, numpy_dtype
-from .errors import ModelExecutionError, ServiceError
+from .errors import ConfigError, ModelExecutionError, ProviderError
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,6 @@ _OPT_LEVELS = {
     "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
-
-
-class ProviderError(ServiceError):
-    """CUDA was demanded (provider=cuda) but the session did not obtain it."""
 
 
 def requested_providers(settings: Settings) -> list[Any]:
