@@ -104,12 +104,13 @@ def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:
             [tensor_spec("reconstruction", "FP32", [1, 8, 8], description="denoised image in [0, 1] (sigmoid)")],
             labels=[],
             preprocessing={
-                "type": "image", "height": 8, "width": 8, "channels": 1, "color": "grayscale", "layout": "CHW",
-                "value_range": [0.0, 1.0], "scale": {"load_digits": 1.0 / 16.0, "uint8": 1.0 / 255.0},
-                "resize": "area", "foreground": "bright", "background": "dark", "invert": "auto",
+                "type": "image", "height": 8, "width": 8, "channels": 1, "layout": "CHW",
+                "value_range": [0.0, 1.0], "scale": 1.0 / 255.0,
+                "resize": "area", "background": "dark", "invert": "auto",
+                "notes": {"scale": "8-bit uploads are divided by 255; load_digits pixels 0..16 were divided by 16"},
             },
             postprocessing={"type": "image", "output": "reconstruction", "value_range": [0.0, 1.0],
-                            "encode": "PNG, grayscale, value * 255"},
+                            "notes": {"encode": "PNG, grayscale, value * 255"}},
         )
         config["provenance"] = {
             "data": {**DIGITS_SOURCE, "split": split.record, "noise": f"N(0, {args.noise_std}^2) clipped to [0, 1]"},

@@ -139,10 +139,11 @@ def main(argv: Sequence[str] | None = None, name: str = "vowels_lstm") -> dict:
             [tensor_spec("probabilities", "FP32", [len(SPEAKERS)], description="softmax over the 9 speakers")],
             labels=[f"speaker_{s}" for s in SPEAKERS],
             preprocessing={
-                "type": "sequence", "channels": CHANNELS, "padding": "right, with 0.0, to the longest in the batch",
+                "type": "sequence", "channels": CHANNELS,
                 "lengths_input": "lengths", "min_length": 1, "max_length": 4096,
-                "normalisation": "per-channel (x - mean) / std is inside the graph; send raw cepstra",
-                "graph_normalisation": metrics["normalisation"],
+                "notes": {"padding": "right, with 0.0, to the longest in the batch",
+                          "normalisation": "per-channel (x - mean) / std is inside the graph "
+                                           "(provenance.graph_normalisation); send raw cepstra"},
             },
             postprocessing={"type": "none", "output": "probabilities", "applied_in_graph": "softmax", "top_k": 3},
             warmup_length=16,
@@ -150,6 +151,7 @@ def main(argv: Sequence[str] | None = None, name: str = "vowels_lstm") -> dict:
         config["provenance"] = {
             "data": {**VOWELS_SOURCE, "split": metrics["split"]},
             "metrics": {k: v for k, v in metrics.items() if k != "normalisation"},
+            "graph_normalisation": metrics["normalisation"],
             "training_command": cli.command(name, args, defaults),
         }
         batch = Dim("batch", min=1, max=4096)

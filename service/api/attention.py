@@ -18,7 +18,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..friendly import attention_maps, heatmap, preprocess
+from ..core.config import ModelConfig
 from ..core.errors import Unprocessable
+from ..core.processing import TextPreprocessing
 from ..friendly.postprocess import Postprocessing
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
@@ -93,7 +95,7 @@ async def _attention(name: str, version: str | None, body: AttentionRequest, req
         "tokens": tokens,
         "ids": tokenized.ids,
         "truncated": tokenized.truncated,
-        "max_length": config.preprocessing.get("max_length"),  # tokens kept, as in prediction
+        "max_length": _max_length(config),  # tokens kept, as in prediction
         "layers": selection.layers,
         "heads": selection.heads,
         "shape": list(selection.weights.shape),
@@ -104,6 +106,11 @@ async def _attention(name: str, version: str | None, body: AttentionRequest, req
     if body.bertviz:
         payload["bertviz"] = {"attention": attention_maps.bertviz(selection), "tokens": tokens}
     return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
+
+
+def _max_length(config: ModelConfig) -> int | None:
+    pre = config.preprocessing
+    return pre.max_length if isinstance(pre, TextPreprocessing) else None
 
 
 def _prediction(config, outputs: dict, body: AttentionRequest) -> dict | None:

@@ -155,7 +155,7 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
     if kind is None:
         raise Unprocessable(
             f"model {name!r} declares no friendly preprocessing (preprocessing.type is "
-            f"{config.preprocessing.get('type')!r}; expected 'image', 'sequence' or 'chars'): use /infer"
+            f"None; expected 'image', 'sequence' or 'chars'): use /infer"
         )
     post = Postprocessing.from_config(config)
     timeout = None

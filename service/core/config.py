@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from .datatypes import DATATYPES
 from .errors import ConfigError
+from .processing import (
+    ClassificationPostprocessing,
+    Postprocessing,
+    Preprocessing,
+    default_classification,
+    empty_as_none,
+)
 
 CONFIG_FILENAME = "config.json"
 
@@ -115,8 +123,10 @@ class ModelConfig(BaseModel):
     version_policy: VersionPolicy = VersionPolicy()
     allow_nonfinite: bool = False
     labels: list[str] = []
-    preprocessing: dict[str, Any] = {}
-    postprocessing: dict[str, Any] = {}
+    # Typed per kind (service/core/processing.py): an unknown key fails at load, naming it.
+    preprocessing: Annotated[Preprocessing | None, BeforeValidator(empty_as_none)] = None
+    postprocessing: Annotated[Postprocessing, BeforeValidator(default_classification)] = (
+        ClassificationPostprocessing())
     provenance: dict[str, Any] = {}
 
     @field_validator("platform")
@@ -156,6 +166,11 @@ class ModelConfig(BaseModel):
         return self.max_batch_size > 0
 
 
+def _problem(err: ErrorDetails) -> str:
+    # pydantic's "Extra inputs are not permitted" hides that the key is simply unknown (often misspelled).
+    return "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+
+
 def load_model_config(model_dir: Path) -> ModelConfig:
     """Read and validate `<model_dir>/config.json`; raise ConfigError naming the problem."""
     path = Path(model_dir) / CONFIG_FILENAME
@@ -169,7 +184,7 @@ def load_model_config(model_dir: Path) -> ModelConfig:
         config = ModelConfig.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {_problem(err)}" for err in exc.errors()
         )
         raise ConfigError(f"model {model_dir.name!r}: invalid {CONFIG_FILENAME}: {problems}") from None
     if config.name != model_dir.name:

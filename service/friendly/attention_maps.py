@@ -2,7 +2,7 @@
 
 The weights always come from the model's own output tensor (shape [layers,
 heads, seq, seq] per item), never recomputed here. Which output holds them is
-declared by `postprocessing.attention_output` (or `postprocessing.attentions`); failing that, an output with
+declared by `postprocessing.attention_output`; failing that, an output with
 4 dims whose last two axes are named after an input axis (e.g. "seq") is used.
 """
 
@@ -15,12 +15,13 @@ import numpy as np
 
 from ..core.config import ModelConfig
 from ..core.errors import PayloadTooLarge, Unprocessable
+from ..core.processing import ClassificationPostprocessing
 
 
 def attention_output(config: ModelConfig) -> str | None:
     """The name of the output holding attention weights, or None when the model has none."""
     post = config.postprocessing
-    declared = post.get("attention_output") or post.get("attentions")  # the latter: the models' spelling
+    declared = post.attention_output if isinstance(post, ClassificationPostprocessing) else None
     if declared:
         if config.output_spec(declared) is None:
             raise Unprocessable(

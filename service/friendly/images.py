@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..core.config import ModelConfig, TensorSpec
 from ..core.errors import InvalidInput, PayloadTooLarge
+from ..core.processing import ImagePreprocessing
 
 IMAGE_FORMATS = ("PNG", "JPEG")
 MAX_IMAGE_PIXELS = 4096 * 4096  # decoded size; larger uploads answer 413 before decoding
@@ -40,26 +41,24 @@ class ImageSpec:
     def from_config(cls, config: ModelConfig, spec: TensorSpec) -> ImageSpec:
         """The model's `preprocessing` block, read for its image input `spec`."""
         pre = config.preprocessing
-        layout = str(pre.get("layout", "CHW")).upper()
+        if not isinstance(pre, ImagePreprocessing):  # e.g. pixel arrays sent to a model without the block
+            pre = ImagePreprocessing(type="image")
         dims = spec.dims if len(spec.dims) == 3 else [1, *spec.dims]
-        c, h, w = dims if layout == "CHW" else (dims[2], dims[0], dims[1])
-        scale = pre.get("scale", 1.0 / 255.0)
-        if isinstance(scale, dict):  # e.g. {"load_digits": 1/16, "uint8": 1/255}: uploads are 8-bit
-            scale = scale.get("uint8", 1.0 / 255.0)
-        invert = {True: "always", False: "never"}.get(pre.get("invert"), str(pre.get("invert", "never")))
-        vr, mean, std = pre.get("value_range"), pre.get("mean"), pre.get("std")
+        c, h, w = dims if pre.layout == "CHW" else (dims[2], dims[0], dims[1])
         return cls(
-            spec.name, int(pre.get("height", h)), int(pre.get("width", w)), int(pre.get("channels", c)),
-            layout, float(scale), invert, str(pre.get("background", "dark")), str(pre.get("resize", "area")),
-            (float(vr[0]), float(vr[1])) if vr else None,
-            tuple(np.atleast_1d(mean).tolist()) if mean is not None else None,
-            tuple(np.atleast_1d(std).tolist()) if std is not None else None,
+            spec.name, pre.height or h, pre.width or w, pre.channels or c,
+            pre.layout, pre.scale, pre.invert, pre.background, pre.resize, pre.value_range,
+            _per_channel(pre.mean), _per_channel(pre.std),
         )
 
     @property
     def shape(self) -> list[int]:
         return [self.channels, self.height, self.width] if self.layout == "CHW" else [
             self.height, self.width, self.channels]
+
+
+def _per_channel(value: float | list[float] | None) -> tuple[float, ...] | None:
+    return None if value is None else tuple(float(v) for v in np.atleast_1d(value))
 
 
 def open_image(data: bytes, where: str) -> Image.Image:

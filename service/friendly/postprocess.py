@@ -1,11 +1,8 @@
 """Model outputs -> friendly answers, driven by the model's declared `postprocessing` block.
 
-    {"type": "softmax" | "sigmoid" | "none" | "image",
-     "output": "<output name>",          # default: the output with one value per label
-     "applied_in_graph": "softmax" | "sigmoid",   # with type "none": what the graph already did
-     "multi_label": bool,                # default: true when the activation is sigmoid
-     "threshold": 0.5, "top_k": 5,       # defaults; a request may override both
-     "value_range": [0, 1]}              # type "image": pixel range of the output
+The block is typed in service/core/processing.py: classification ("softmax",
+"sigmoid" or "none": output, applied_in_graph, multi_label, threshold, top_k)
+or an image out ("image": output, value_range).
 
 Single-label models answer the top label and the top-k; multi-label models also
 answer every label at or above the threshold. Nothing here knows a model by name.
@@ -21,6 +18,7 @@ from PIL import Image
 
 from ..core.config import ModelConfig
 from ..core.errors import Unprocessable
+from ..core.processing import ImagePostprocessing
 
 DEFAULT_TOP_K = 5
 DEFAULT_THRESHOLD = 0.5
@@ -53,23 +51,22 @@ class Postprocessing:
     @classmethod
     def from_config(cls, config: ModelConfig) -> Postprocessing:
         post = config.postprocessing
-        kind = str(post.get("type", "none")).lower()
-        output = post.get("output") or _default_output(config, kind)
+        output = post.output or _default_output(config, post.type)
         if config.output_spec(output) is None:
             raise Unprocessable(
                 f"model {config.name!r}: postprocessing.output {output!r} is not an output; "
                 f"expected one of {[s.name for s in config.output]}"
             )
-        in_graph = str(post.get("applied_in_graph", "none")).lower()
-        # "type" is what the service applies; never apply what the graph already did.
-        activation = kind if kind in ("softmax", "sigmoid") and kind != in_graph else "none"
-        multi = bool(post.get("multi_label", "sigmoid" in (activation, in_graph)))
-        threshold = post.get("threshold", DEFAULT_THRESHOLD if multi else None)
         size = _size(config, output)
         labels = list(config.labels) if len(config.labels) == size else [str(i) for i in range(size)]
-        vr = post.get("value_range", [0.0, 1.0])
-        return cls(kind, output, activation, multi, labels, int(post.get("top_k", DEFAULT_TOP_K)),
-                   None if threshold is None else float(threshold), (float(vr[0]), float(vr[1])))
+        if isinstance(post, ImagePostprocessing):
+            return cls(post.type, output, "none", False, labels, DEFAULT_TOP_K, None, post.value_range)
+        in_graph = post.applied_in_graph
+        # "type" is what the service applies; never apply what the graph already did.
+        activation = post.type if post.type != in_graph else "none"
+        multi = post.multi_label if post.multi_label is not None else "sigmoid" in (activation, in_graph)
+        threshold = post.threshold if post.threshold is not None else (DEFAULT_THRESHOLD if multi else None)
+        return cls(post.type, output, activation, multi, labels, post.top_k, threshold, (0.0, 1.0))
 
     def probabilities(self, outputs: dict[str, np.ndarray]) -> np.ndarray:
         """The declared output of one item as a flat float64 vector, activation applied."""

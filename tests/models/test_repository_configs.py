@@ -76,7 +76,7 @@ def test_transformer_answer_and_attention_do_not_depend_on_batch_padding():
     from models.encoding import CharVocab
 
     rt = runtime(REPOSITORY / "langid_transformer")
-    vocab = CharVocab.from_config(rt.config.preprocessing)
+    vocab = CharVocab.from_config(rt.config.model_dump()["preprocessing"])
     requests = []
     for text in ["Oslo", "Vereinigte Arabische Emirate", "Kilometer pro Stunde", "日本"]:
         tokens, mask = vocab.encode_batch([text])
