@@ -10,7 +10,7 @@ for BertViz's head_view; format=png draws one labelled heatmap.
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import orjson
@@ -25,6 +25,7 @@ from ..friendly.postprocess import Postprocessing
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
+from .responses import PNG, AttentionResponse
 
 router = APIRouter(tags=["friendly endpoints"], dependencies=[ApiKey])
 
@@ -48,12 +49,13 @@ class AttentionRequest(BaseModel):
     bertviz: bool = Field(True, description="JSON: include the BertViz head_view block")
     top_k: int | None = Field(None, ge=1, le=1000, description="prediction: how many labels to rank")
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="prediction: multi-label cut-off")
-    timeout_s: float | None = Field(None, gt=0, le=600)
+    timeout: float | None = Field(None, gt=0, le=600, description=(
+        "Give up after this many seconds (504); the same name as /infer's `parameters.timeout`."))
 
 
-_RESPONSES = {
-    200: {"description": "Tokens, attentions, rollout, prediction (JSON) or a heatmap (image/png)",
-          "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": AttentionResponse, "content": PNG,
+          "description": "Tokens, attentions, rollout, prediction (JSON) or a heatmap (image/png)"},
     404: {"description": "Unknown model or version"},
     413: {"description": "Text or attention response over the limit"},
     422: {"description": "Not a Transformer with an attention output, empty text, layer/head out of range"},
@@ -74,7 +76,7 @@ async def _attention(name: str, version: str | None, body: AttentionRequest, req
         raise Unprocessable(f"model {name!r}: attention maps need a text model (preprocessing.type 'chars')")
     tokenized = preprocess.tokenize(config, body.text, "text", settings.max_text_length)
     feeds = preprocess.text_feeds(config, tokenized)
-    _, result = await unless_disconnected(request, repo.infer(name, version, feeds, body.timeout_s))
+    _, result = await unless_disconnected(request, repo.infer(name, version, feeds, body.timeout))
     outputs = {k: v[0] if config.batched else v for k, v in result.outputs.items()}
     weights = attention_maps.as_maps(outputs[output])
     tokens = tokenized.tokens

@@ -27,11 +27,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..friendly import preprocess
-from ..core.errors import InvalidInput, PayloadTooLarge, Unprocessable
+from ..core.errors import InvalidInput, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from ..friendly.postprocess import Postprocessing, image_array, to_png
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
+from .responses import PNG, PredictResponse
 
 router = APIRouter(tags=["friendly endpoints"], dependencies=[ApiKey])
 
@@ -59,7 +60,8 @@ class PredictRequest(BaseModel):
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="Multi-label cut-off (default from config).")
     format: Literal["json", "png"] | None = Field(None, description="Image-output models: png (one item) or json.")
     upscale: int = Field(1, ge=1, le=64, description="Image-output models: integer PNG enlargement (nearest).")
-    timeout_s: float | None = Field(None, gt=0, le=600, description="Give up after this many seconds (504).")
+    timeout: float | None = Field(None, gt=0, le=600, description=(
+        "Give up after this many seconds (504); the same name as /infer's `parameters.timeout`."))
 
     @model_validator(mode="after")
     def _one_kind(self) -> PredictRequest:
@@ -79,21 +81,35 @@ def _openapi() -> dict:
             "image/png": binary,
             "image/jpeg": binary,
         }},
-        "responses": {
-            "200": {"description": "Labels with probabilities; image-output models may answer image/png",
-                    "content": {"image/png": binary}},
-            "400": {"description": "Corrupt or non-image upload, wrong channels, NaN/Inf"},
-            "404": {"description": "Unknown model or version"},
-            "413": {"description": "Too many items, too long a text or sequence, too large an image"},
-            "422": {"description": "Invalid JSON body, empty text, field not taken by this model"},
-        },
     }
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": PredictResponse, "content": PNG,
+          "description": "Labels with probabilities; image-output models may answer image/png"},
+    400: {"description": "Corrupt or non-image upload, wrong channels, NaN/Inf"},
+    404: {"description": "Unknown model or version"},
+    413: {"description": "Too many items, too long a text or sequence, too large an image"},
+    415: {"description": "A Content-Type other than JSON, multipart, PNG or JPEG"},
+    422: {"description": "Invalid JSON body, empty text, field not taken by this model"},
+}
+
+
+def _sniff(body: bytes) -> str:
+    """The media type of a body sent without Content-Type: PNG and JPEG by their magic bytes, else JSON."""
+    if body.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if body.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    return "application/json"
 
 
 async def _parse(request: Request, settings: Settings) -> tuple[PredictRequest | None, list[tuple[bytes, str]]]:
     """The JSON body, or the uploaded files as (bytes, where) pairs."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype in ("", "application/json"):
+    if not ctype:  # curl --data-binary without -H: look at the bytes rather than call a PNG invalid JSON
+        ctype = _sniff(await request.body())
+    if ctype == "application/json":
         try:
             return PredictRequest.model_validate_json(await request.body()), []
         except ValidationError as exc:
@@ -114,7 +130,7 @@ async def _parse(request: Request, settings: Settings) -> tuple[PredictRequest |
             await form.close()
     if ctype.startswith("image/") or ctype == "application/octet-stream":
         return None, [(await request.body(), "body")]
-    raise InvalidInput(
+    raise UnsupportedMediaType(
         f"unsupported Content-Type {ctype!r}; expected application/json, multipart/form-data, image/png or image/jpeg"
     )
 
@@ -162,7 +178,7 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
     if body is not None:  # body values win over query parameters
         top_k = body.top_k or top_k
         threshold = body.threshold if body.threshold is not None else threshold
-        fmt, timeout = body.format or fmt, body.timeout_s
+        fmt, timeout = body.format or fmt, body.timeout
         upscale = body.upscale if body.upscale != 1 else upscale
         items = _json_items(body, config, kind, settings)
     else:
@@ -200,7 +216,7 @@ def _image_answer(name: str, version: str, post: Postprocessing, outputs: list[d
     if fmt == "png":
         return Response(to_png(arrays[0], upscale), media_type="image/png")
     predictions = [
-        {"output": post.output, post.output: np.asarray(o[post.output]).tolist(),
+        {"output": post.output, "values": np.asarray(o[post.output]).tolist(),
          "png_b64": base64.b64encode(to_png(a, upscale)).decode("ascii")}
         for o, a in zip(outputs, arrays)
     ]
@@ -218,7 +234,7 @@ Upscale = Query(1, ge=1, le=64, description="Image-output models: integer PNG en
 
 
 @router.post("/v2/models/{model_name}/predict", summary="Predict from images, sequences or text",
-             openapi_extra=_openapi())
+             openapi_extra=_openapi(), responses=RESPONSES)
 async def predict(model_name: str, request: Request, repo: Repo, settings: AppSettings,
                   top_k: int | None = TopK, threshold: float | None = Threshold,
                   format: Literal["json", "png"] | None = Format, upscale: int = Upscale) -> Response:
@@ -226,7 +242,7 @@ async def predict(model_name: str, request: Request, repo: Repo, settings: AppSe
 
 
 @router.post("/v2/models/{model_name}/versions/{model_version}/predict", summary="Predict with a named version",
-             openapi_extra=_openapi())
+             openapi_extra=_openapi(), responses=RESPONSES)
 async def predict_version(model_name: str, model_version: str, request: Request, repo: Repo, settings: AppSettings,
                           top_k: int | None = TopK, threshold: float | None = Threshold,
                           format: Literal["json", "png"] | None = Format, upscale: int = Upscale) -> Response:

@@ -7,6 +7,7 @@
     │   ├── Forbidden               403  admin endpoints while no admin token is configured
     │   ├── NotFound                404  unknown model or version
     │   ├── PayloadTooLarge         413  body, tensor or item count over a configured limit
+    │   ├── UnsupportedMediaType    415  an upload whose Content-Type (or sniffed bytes) no endpoint takes
     │   └── Unprocessable           422  well-formed but semantically invalid (unknown label, ...)
     ├── ClientDisconnected          499  the caller hung up before the answer (nginx's code; logged, never read)
     ├── Overloaded                  503  queue full: retry later (carries Retry-After)
@@ -61,6 +62,10 @@ class PayloadTooLarge(ClientError):
     pass
 
 
+class UnsupportedMediaType(ClientError):
+    pass
+
+
 class Unprocessable(ClientError):
     pass
 
@@ -107,6 +112,7 @@ STATUS_CODES: dict[type[ServiceError], int] = {
     Forbidden: 403,
     NotFound: 404,
     PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     Unprocessable: 422,
     ClientError: 400,
     ClientDisconnected: 499,

@@ -13,6 +13,7 @@ from service.core import errors
         (errors.Forbidden("x"), 403),
         (errors.NotFound("x"), 404),
         (errors.PayloadTooLarge("x"), 413),
+        (errors.UnsupportedMediaType("x"), 415),
         (errors.Unprocessable("x"), 422),
         (errors.Overloaded("x"), 503),
         (errors.ModelUnavailable("x"), 503),
