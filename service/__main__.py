@@ -7,6 +7,7 @@ Options override ORTSERVE_* environment variables, which override the defaults
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from .core.repository import ModelRepository
 from .core.settings import Settings
 
 # After the model queues have drained, the time left to write the last responses.
-RESPONSE_GRACE_S = 5.0
+RESPONSE_GRACE_S = 5
 
 
 class DrainingServer(uvicorn.Server):
@@ -36,7 +37,7 @@ class DrainingServer(uvicorn.Server):
         super().__init__(config)
         self.repository = repository
 
-    async def shutdown(self, sockets=None) -> None:
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
             server.close()  # new connections are refused from here on
         for connection in list(self.server_state.connections):

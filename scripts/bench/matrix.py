@@ -14,8 +14,8 @@ from pathlib import Path
 
 from scripts.loadtest.metrics_diff import MetricsScraper
 from scripts.loadtest.parallel import run_async, run_step
-from scripts.loadtest.report import step_row
 from scripts.loadtest.payloads import RequestSpec
+from scripts.loadtest.report import step_row
 from scripts.loadtest.runner import StepPlan
 from scripts.loadtest.sweep import probe
 

@@ -81,10 +81,10 @@ def probe(base_url: str, spec: RequestSpec, timeout_s: float = 30.0) -> None:
 
 
 def plan_for(args: Namespace, level: float) -> StepPlan:
-    common = dict(
-        warmup_s=args.warmup, duration_s=None if args.requests else args.duration, requests=args.requests,
-        timeout_s=args.timeout, seed=args.seed, transport=args.transport,
-    )
+    common = {
+        "warmup_s": args.warmup, "duration_s": None if args.requests else args.duration, "requests": args.requests,
+        "timeout_s": args.timeout, "seed": args.seed, "transport": args.transport,
+    }
     if args.rate is not None:
         return StepPlan(mode="open", rate=level, arrival=args.arrival, max_inflight=args.max_inflight,
                         connections=args.connections,

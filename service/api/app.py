@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     repo = ModelRepository(settings, metrics)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await repo.load_all()
         # Move everything built at startup (FastAPI, pydantic, ORT sessions) out of
         # the collector's reach: full collections over it caused 50+ ms pauses, which

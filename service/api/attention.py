@@ -17,13 +17,13 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..friendly import attention_maps, heatmap, preprocess
 from ..core.config import ModelConfig
 from ..core.errors import Unprocessable
 from ..core.processing import TextPreprocessing
-from ..friendly.postprocess import Postprocessing
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
+from ..friendly import attention_maps, heatmap, preprocess
+from ..friendly.postprocess import Postprocessing
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
 from .responses import PNG, AttentionResponse
 
@@ -115,7 +115,7 @@ def _max_length(config: ModelConfig) -> int | None:
     return pre.max_length if isinstance(pre, TextPreprocessing) else None
 
 
-def _prediction(config, outputs: dict, body: AttentionRequest) -> dict | None:
+def _prediction(config: ModelConfig, outputs: dict[str, np.ndarray], body: AttentionRequest) -> dict[str, Any] | None:
     try:
         post = Postprocessing.from_config(config)
     except Unprocessable:

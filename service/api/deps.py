@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from typing import Annotated, Awaitable, TypeVar
+from collections.abc import Awaitable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
@@ -22,15 +23,18 @@ T = TypeVar("T")
 
 
 async def get_repository(request: Request) -> ModelRepository:
-    return request.app.state.repository
+    repository: ModelRepository = request.app.state.repository
+    return repository
 
 
 async def get_app_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def get_metrics(request: Request) -> Metrics:
-    return request.app.state.metrics
+    metrics: Metrics = request.app.state.metrics
+    return metrics
 
 
 def _presented_token(request: Request) -> str | None:

@@ -11,15 +11,15 @@ in; answers are always batches (`vectors`/`indices`, `labels`: one per item):
 
 from __future__ import annotations
 
-from typing import Literal, Self, cast
+from typing import Any, Literal, Self, cast
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..friendly import onehot
 from ..core.errors import PayloadTooLarge, Unprocessable
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
+from ..friendly import onehot
 from .deps import ApiKey, AppSettings, Repo
 from .responses import DecodeResponse, EncodeResponse, Mode
 
@@ -122,8 +122,9 @@ async def decode(mode: Mode, body: DecodeRequest, repo: Repo, settings: AppSetti
     vocab = _vocabulary(body, repo)
     multi = mode is Mode.multi_hot
     data = body.vectors if body.vectors is not None else body.indices
+    assert data is not None  # the validator demands exactly one of them
     single = not data or not isinstance(data[0], list)
-    rows = [data] if single else data
+    rows: list[Any] = [data] if single else list(data)
     _check_size(len(rows), len(vocab), settings)
     if body.vectors is not None:
         labels = onehot.decode_dense(vocab, cast(list[list[float]], rows), multi=multi, threshold=body.threshold)

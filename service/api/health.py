@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from .. import __version__
+from ..core.config import TensorSpec
 from ..core.errors import ModelUnavailable
 from ..core.repository import ModelEntry, ModelVersion, State
 from .deps import AppMetrics, Repo
@@ -17,12 +20,12 @@ EXTENSIONS = ["binary_tensor_data", "model_repository", "friendly_endpoints", "m
 
 
 @router.get("/v2", summary="Server metadata")
-async def server_metadata() -> dict:
+async def server_metadata() -> dict[str, Any]:
     return {"name": SERVER_NAME, "version": __version__, "extensions": EXTENSIONS}
 
 
 @router.get("/v2/health/live", summary="Liveness: the process runs")
-async def live() -> dict:
+async def live() -> dict[str, Any]:
     return {"live": True}
 
 
@@ -37,15 +40,15 @@ async def ready(repo: Repo) -> Response:
     return JSONResponse({"ready": ok, "models": models}, status_code=200 if ok else 503)
 
 
-def _tensors(specs, batched: bool) -> list[dict]:
+def _tensors(specs: list[TensorSpec], batched: bool) -> list[dict[str, Any]]:
     return [
         {"name": s.name, "datatype": s.datatype, "shape": ([-1] if batched else []) + list(s.dims)} for s in specs
     ]
 
 
-def _metadata(entry: ModelEntry, mv: ModelVersion | None) -> dict:
+def _metadata(entry: ModelEntry, mv: ModelVersion | None) -> dict[str, Any]:
     cfg = entry.config
-    doc = {
+    doc: dict[str, Any] = {
         "name": entry.name,
         "versions": [str(v) for v in sorted(entry.versions)],
         "platform": "onnx_onnxv1",
@@ -66,13 +69,13 @@ def _metadata(entry: ModelEntry, mv: ModelVersion | None) -> dict:
 
 
 @router.get("/v2/models/{model_name}", summary="Model metadata (latest ready version)")
-async def model_metadata(model_name: str, repo: Repo) -> dict:
+async def model_metadata(model_name: str, repo: Repo) -> dict[str, Any]:
     entry = repo.entry(model_name)
     return _metadata(entry, entry.latest_ready() or _newest(entry))
 
 
 @router.get("/v2/models/{model_name}/versions/{model_version}", summary="Model metadata of one version")
-async def model_version_metadata(model_name: str, model_version: str, repo: Repo) -> dict:
+async def model_version_metadata(model_name: str, model_version: str, repo: Repo) -> dict[str, Any]:
     entry = repo.entry(model_name)
     try:
         mv = repo.get(model_name, model_version)
@@ -85,11 +88,11 @@ def _newest(entry: ModelEntry) -> ModelVersion | None:
     return entry.versions[max(entry.versions)] if entry.versions else None
 
 
-_READY_RESPONSES = {503: {"description": "Model known but not ready; the body says why"}}
+_READY_RESPONSES: dict[int | str, dict[str, Any]] = {503: {"description": "Model known but not ready; the body says why"}}
 
 
 @router.get("/v2/models/{model_name}/ready", summary="Model readiness", responses=_READY_RESPONSES)
-async def model_ready(model_name: str, repo: Repo) -> dict:
+async def model_ready(model_name: str, repo: Repo) -> dict[str, Any]:
     mv = repo.get(model_name)
     return {"name": model_name, "version": str(mv.version), "ready": True}
 
@@ -99,7 +102,7 @@ async def model_ready(model_name: str, repo: Repo) -> dict:
     summary="Readiness of one model version",
     responses=_READY_RESPONSES,
 )
-async def model_version_ready(model_name: str, model_version: str, repo: Repo) -> dict:
+async def model_version_ready(model_name: str, model_version: str, repo: Repo) -> dict[str, Any]:
     mv = repo.get(model_name, model_version)
     return {"name": model_name, "version": str(mv.version), "ready": True}
 

@@ -61,7 +61,8 @@ _OPENAPI = {
 }
 
 
-async def _infer(model_name: str, model_version: str | None, request: Request, repo: Repo, settings: AppSettings):
+async def _infer(model_name: str, model_version: str | None, request: Request, repo: Repo,
+                 settings: AppSettings) -> Response:
     body = await request.body()
     parsed = parse_request(body, request.headers.get(HEADER), max_depth=settings.max_json_depth)
     mv, result = await unless_disconnected(

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -73,7 +73,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                extra = [(b"x-request-id", rid.encode())] + _SECURITY_HEADERS
+                extra = [(b"x-request-id", rid.encode()), *_SECURITY_HEADERS]
                 if not path.startswith(_DOC_PATHS):
                     extra.append(_STRICT_CSP)
                 message["headers"] = list(message.get("headers", [])) + extra

@@ -26,11 +26,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..friendly import preprocess
+from ..core.config import ModelConfig
 from ..core.errors import InvalidInput, PayloadTooLarge, Unprocessable, UnsupportedMediaType
-from ..friendly.postprocess import Postprocessing, image_array, to_png
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
+from ..friendly import preprocess
+from ..friendly.postprocess import Postprocessing, image_array, to_png
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
 from .responses import PNG, PredictResponse
 
@@ -71,7 +72,7 @@ class PredictRequest(BaseModel):
         return self
 
 
-def _openapi() -> dict:
+def _openapi() -> dict[str, Any]:
     binary = {"schema": {"type": "string", "format": "binary"}}
     return {
         "requestBody": {"required": True, "content": {
@@ -135,7 +136,7 @@ async def _parse(request: Request, settings: Settings) -> tuple[PredictRequest |
     )
 
 
-def _json_items(body: PredictRequest, config, kind: str, settings: Settings) -> list:
+def _json_items(body: PredictRequest, config: ModelConfig, kind: str, settings: Settings) -> list[Any]:
     """Per-item feeds (or, for encoded images, (bytes, where) pairs decoded later off the loop)."""
     field = next(f for fields in ITEM_FIELDS.values() for f in fields if getattr(body, f) is not None)
     if field not in ITEM_FIELDS[kind]:
@@ -210,7 +211,7 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
     return _json({"model_name": name, "model_version": version, "predictions": predictions})
 
 
-def _image_answer(name: str, version: str, post: Postprocessing, outputs: list[dict], fmt: str,
+def _image_answer(name: str, version: str, post: Postprocessing, outputs: list[dict[str, np.ndarray]], fmt: str | None,
                   upscale: int) -> Response:
     arrays = [image_array(o, post) for o in outputs]
     if fmt == "png":
@@ -223,7 +224,7 @@ def _image_answer(name: str, version: str, post: Postprocessing, outputs: list[d
     return _json({"model_name": name, "model_version": version, "predictions": predictions})
 
 
-def _json(payload: dict) -> Response:
+def _json(payload: dict[str, Any]) -> Response:
     return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +41,8 @@ class Result:
 class _Pending:
     inputs: dict[str, np.ndarray]
     rows: int
-    key: tuple
-    future: asyncio.Future
+    key: tuple[Any, ...]
+    future: asyncio.Future[Result]
     enqueued: float
     deadline: float | None = None
 
@@ -76,10 +77,10 @@ class Batcher:
         self.instances = knobs.instance_count
         self._queue: deque[_Pending] = deque()
         self._running = 0
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._signal = asyncio.Event()
         self._closing = False
-        self._loop_task: asyncio.Task | None = None
+        self._loop_task: asyncio.Task[None] | None = None
 
     # -- public API ---------------------------------------------------------
 
@@ -124,7 +125,7 @@ class Batcher:
             if timeout_s is None:
                 return await pending.future
             return await asyncio.wait_for(asyncio.shield(pending.future), timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if not pending.future.done():
                 pending.future.cancel()  # dropped before it runs
             raise DeadlineExceeded(f"model {name!r}: request timed out after {timeout_s:g} s") from None
@@ -200,7 +201,7 @@ class Batcher:
                 if remaining > 0 and self._compatible_rows() < self.max_rows:
                     try:
                         await asyncio.wait_for(self._signal.wait(), remaining)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                     continue
             batch = self._take()

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,7 @@ class ModelRepository:
         self.models: dict[str, ModelEntry] = {}
         self.startup_done = False
         self._locks: dict[str, asyncio.Lock] = {}
-        self._draining: set[asyncio.Task] = set()
+        self._draining: set[asyncio.Task[None]] = set()
         self._closed = False
 
     # -- discovery and loading ------------------------------------------------
@@ -225,8 +226,8 @@ class ModelRepository:
             return False
         return State.READY in states
 
-    def index(self) -> list[dict]:
-        rows = []
+    def index(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
         for name in sorted(set(self.discover()) | set(self.models)):
             entry = self.models.get(name)
             if entry is None:

@@ -78,7 +78,7 @@ def as_maps(weights: np.ndarray) -> np.ndarray:
 
 def head_mean(weights: np.ndarray) -> np.ndarray:
     """[L, H, T, T] -> [L, T, T]: each layer's heads averaged (rows still sum to 1)."""
-    return as_maps(weights).mean(axis=1)
+    return np.asarray(as_maps(weights).mean(axis=1))
 
 
 def rollout(weights: np.ndarray, residual: float = 0.5) -> np.ndarray:

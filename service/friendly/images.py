@@ -99,7 +99,8 @@ def _pixels(image: Image.Image, spec: ImageSpec) -> np.ndarray:
         image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
     image = image.convert("L" if spec.channels == 1 else "RGB")
     if spec.resize != "area":
-        method = {"nearest": Image.NEAREST, "bicubic": Image.BICUBIC}.get(spec.resize, Image.BILINEAR)
+        resampling = Image.Resampling
+        method = {"nearest": resampling.NEAREST, "bicubic": resampling.BICUBIC}.get(spec.resize, resampling.BILINEAR)
         image = image.resize((spec.width, spec.height), method)
     factor = min(image.width // spec.width, image.height // spec.height) // 4
     if factor > 1:
@@ -120,7 +121,7 @@ def area_resize(array: np.ndarray, height: int, width: int, fill: float) -> np.n
     canvas = np.full((height * block, width * block, c), fill, dtype=np.float64)
     top, left = (height * block - h) // 2, (width * block - w) // 2
     canvas[top : top + h, left : left + w] = array
-    return canvas.reshape(height, block, width, block, c).mean(axis=(1, 3))
+    return np.asarray(canvas.reshape(height, block, width, block, c).mean(axis=(1, 3)))
 
 
 def image_tensor(image: Image.Image, spec: ImageSpec) -> np.ndarray:

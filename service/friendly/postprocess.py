@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -28,13 +29,13 @@ MAX_UPSCALE = 64
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     shifted = np.asarray(x, dtype=np.float64) - np.max(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
-    return e / e.sum(axis=axis, keepdims=True)
+    return np.asarray(e / e.sum(axis=axis, keepdims=True))
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     # The two branches avoid overflow in exp for large |x|.
-    return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
+    return np.asarray(np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x)))))
 
 
 @dataclass(frozen=True)
@@ -78,18 +79,19 @@ class Postprocessing:
         return raw
 
     def classify(self, outputs: dict[str, np.ndarray], top_k: int | None = None,
-                 threshold: float | None = None) -> dict:
+                 threshold: float | None = None) -> dict[str, Any]:
         """One item's answer: top label, top-k, labels over the threshold, every probability."""
         probs = self.probabilities(outputs)
         return describe(probs, self.labels, top_k or self.top_k,
                         threshold if threshold is not None else self.threshold, self.multi_label)
 
 
-def describe(probs: np.ndarray, labels: list[str], top_k: int, threshold: float | None, multi_label: bool) -> dict:
+def describe(probs: np.ndarray, labels: list[str], top_k: int, threshold: float | None,
+             multi_label: bool) -> dict[str, Any]:
     order = np.argsort(-probs, kind="stable")
     k = max(1, min(int(top_k), len(probs)))
     best = int(order[0])
-    answer: dict = {
+    answer: dict[str, Any] = {
         "label": labels[best],
         "probability": float(probs[best]),
         "top_k": [{"label": labels[i], "probability": float(probs[i])} for i in order[:k]],
@@ -123,9 +125,11 @@ def image_array(outputs: dict[str, np.ndarray], post: Postprocessing) -> np.ndar
     """One item's image output as [H, W] or [H, W, C] in [0, 1] (CHW and HWC both accepted)."""
     array = np.asarray(outputs[post.output], dtype=np.float64)
     array = array.reshape(array.shape[-3:] if array.ndim >= 3 else array.shape)
-    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
+    shape: tuple[int, ...] = array.shape
+    if len(shape) == 3 and shape[0] in (1, 3) and shape[-1] not in (1, 3):
         array = array.transpose(1, 2, 0)  # CHW -> HWC
-    if array.ndim == 3 and array.shape[-1] == 1:
+    shape = array.shape  # re-read: the transpose may have moved the channel axis
+    if len(shape) == 3 and shape[-1] == 1:
         array = array[..., 0]
     low, high = post.value_range
     return np.clip((array - low) / (high - low), 0.0, 1.0)
@@ -138,7 +142,7 @@ def to_png(array: np.ndarray, upscale: int = 1) -> bytes:
     pixels = np.round(np.asarray(array) * 255.0).astype(np.uint8)
     image = Image.fromarray(pixels)  # uint8 [H, W] -> "L", [H, W, 3] -> "RGB"
     if upscale > 1:
-        image = image.resize((image.width * upscale, image.height * upscale), Image.NEAREST)
+        image = image.resize((image.width * upscale, image.height * upscale), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()

@@ -22,7 +22,7 @@ import numpy as np
 from ..core.config import ModelConfig, TensorSpec
 from ..core.datatypes import numpy_dtype
 from ..core.errors import InvalidInput, PayloadTooLarge, Unprocessable
-from ..core.processing import SequencePreprocessing, TextPreprocessing
+from ..core.processing import ImagePreprocessing, SequencePreprocessing, TextPreprocessing
 from .images import ImageSpec, image_tensor, open_image
 
 KINDS = {"image": "image", "sequence": "sequence", "chars": "text", "text": "text"}
@@ -83,7 +83,8 @@ def decode_b64(text: str, where: str) -> bytes:
 def image_spec(config: ModelConfig) -> ImageSpec:
     """The image input: preprocessing.input, else the first input shaped like an image."""
     first = next((s for s in config.input if len(s.dims) in (2, 3)), config.input[0])
-    name = config.preprocessing.input if config.preprocessing is not None else None
+    pre = config.preprocessing
+    name = pre.input if isinstance(pre, ImagePreprocessing | SequencePreprocessing) else None
     return ImageSpec.from_config(config, _input(config, name, "input", first))
 
 

@@ -56,7 +56,7 @@ def json_depth(value: Any, limit: int, depth: int = 1) -> None:
                 json_depth(item, limit, depth + 1)
 
 
-def _object(value: Any, what: str) -> dict:
+def _object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidInput(f"{what} must be a JSON object, got {type(value).__name__}")
     return value

@@ -32,7 +32,7 @@ def check_shape(name: str, shape: Any) -> list[int]:
 
 
 def check_datatype(name: str, datatype: Any) -> str:
-    if datatype not in DATATYPES:
+    if not isinstance(datatype, str) or datatype not in DATATYPES:
         raise InvalidInput(f"input {name!r}: 'datatype' must be one of {list(DATATYPES)}, got {datatype!r}")
     return datatype
 
@@ -94,7 +94,7 @@ def decode_json_data(name: str, datatype: str, shape: list[int], data: Any) -> n
     return values.reshape(shape)
 
 
-def _exact_ints(name: str, datatype: str, flat: list) -> np.ndarray:
+def _exact_ints(name: str, datatype: str, flat: list[Any]) -> np.ndarray:
     """numpy reads [0, 2**63 + 1] as float64, which rounds past 2**53: take the JSON ints exactly."""
     if not all(
         (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()) for v in flat
@@ -107,10 +107,10 @@ def _exact_ints(name: str, datatype: str, flat: list) -> np.ndarray:
     return np.array(ints, dtype=numpy_dtype(datatype))
 
 
-def _flatten(name: str, data: list, depth: int = 0) -> list:
+def _flatten(name: str, data: list[Any], depth: int = 0) -> list[Any]:
     if depth > 32:
         raise InvalidInput(f"input {name!r}: 'data' nests deeper than 32 levels")
-    flat: list = []
+    flat: list[Any] = []
     for item in data:
         if isinstance(item, list):
             flat.extend(_flatten(name, item, depth + 1))

@@ -136,8 +136,8 @@ def test_reference_langid_vocabulary_matches_the_training_encoder():
     import os
     from pathlib import Path
 
-    from service.friendly import onehot
     from service.core.settings import DEFAULT_REPOSITORY
+    from service.friendly import onehot
 
     root = Path(os.environ.get("ORTSERVE_REFERENCE_REPOSITORY", DEFAULT_REPOSITORY))
     path = root / "langid_transformer" / "config.json"

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from models.data_images import area_resize as training_area_resize
-from tests.service.pictures import png
 from tests.service.friendly_models import W_IMG, W_SEQ, add_friendly_models
+from tests.service.pictures import png
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from service.friendly import attention_maps as am
 from service.core.config import ModelConfig
 from service.core.errors import PayloadTooLarge, Unprocessable
+from service.friendly import attention_maps as am
 from tests.service.friendly_models import image_classifier, text_attention
 
 

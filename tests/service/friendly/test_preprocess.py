@@ -7,9 +7,9 @@ import pytest
 
 from models.data_images import area_resize as training_area_resize
 from models.encoding import CharVocab
-from service.friendly import preprocess
 from service.core.config import ModelConfig
 from service.core.errors import InvalidInput, PayloadTooLarge, Unprocessable
+from service.friendly import preprocess
 from tests.service.friendly_models import (
     image_classifier,
     sequence_classifier,
