@@ -96,20 +96,21 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _sniff(body: bytes) -> str:
-    """The media type of a body sent without Content-Type: PNG and JPEG by their magic bytes, else JSON."""
+def _sniff(body: bytes) -> str | None:
+    """PNG or JPEG by their magic bytes, else None."""
     if body.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if body.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
-    return "application/json"
+    return None
 
 
 async def _parse(request: Request, settings: Settings) -> tuple[PredictRequest | None, list[tuple[bytes, str]]]:
     """The JSON body, or the uploaded files as (bytes, where) pairs."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if not ctype:  # curl --data-binary without -H: look at the bytes rather than call a PNG invalid JSON
-        ctype = _sniff(await request.body())
+    # No Content-Type, or curl's default for --data-binary: look at the bytes rather than call a PNG invalid JSON.
+    if ctype in ("", "application/x-www-form-urlencoded"):
+        ctype = _sniff(await request.body()) or ctype or "application/json"
     if ctype == "application/json":
         try:
             return PredictRequest.model_validate_json(await request.body()), []

@@ -261,6 +261,13 @@ def test_an_image_sent_without_content_type_is_sniffed(client):
     jpeg = io.BytesIO()
     Image.fromarray(pixels).save(jpeg, format="JPEG")
     assert client.post("/v2/models/img_cls/predict", content=jpeg.getvalue()).status_code == 200
+    # curl --data-binary @digit.png without -H sends application/x-www-form-urlencoded.
+    curl = client.post("/v2/models/img_cls/predict", content=png(pixels),
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert curl.json() == declared
+    form = client.post("/v2/models/img_cls/predict", content=b"a=1", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 415
+    assert form.json()["error"].startswith("unsupported Content-Type 'application/x-www-form-urlencoded'")
 
 
 def test_a_json_body_without_content_type_is_still_json(client):
