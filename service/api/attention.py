@@ -25,7 +25,7 @@ from ..core.settings import Settings
 from ..friendly import attention_maps, heatmap, preprocess
 from ..friendly.postprocess import Postprocessing
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
-from .responses import PNG, AttentionResponse
+from .schemas import PNG, AttentionResponse, Timeout
 
 router = APIRouter(tags=["friendly endpoints"], dependencies=[ApiKey])
 
@@ -49,8 +49,7 @@ class AttentionRequest(BaseModel):
     bertviz: bool = Field(True, description="JSON: include the BertViz head_view block")
     top_k: int | None = Field(None, ge=1, le=1000, description="prediction: how many labels to rank")
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="prediction: multi-label cut-off")
-    timeout: float | None = Field(None, gt=0, le=600, description=(
-        "Give up after this many seconds (504); the same name as /infer's `parameters.timeout`."))
+    timeout: Timeout = None
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -21,7 +21,7 @@ from ..core.repository import ModelRepository
 from ..core.settings import Settings
 from ..friendly import onehot
 from .deps import ApiKey, AppSettings, Repo
-from .responses import DecodeResponse, EncodeResponse, Mode
+from .schemas import DecodeResponse, EncodeResponse, Mode
 
 router = APIRouter(tags=["encoding"], dependencies=[ApiKey])
 

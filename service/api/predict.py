@@ -33,7 +33,7 @@ from ..core.settings import Settings
 from ..friendly import preprocess
 from ..friendly.postprocess import Postprocessing, image_array, to_png
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
-from .responses import PNG, PredictResponse
+from .schemas import PNG, PredictResponse, Timeout
 
 router = APIRouter(tags=["friendly endpoints"], dependencies=[ApiKey])
 
@@ -61,8 +61,7 @@ class PredictRequest(BaseModel):
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="Multi-label cut-off (default from config).")
     format: Literal["json", "png"] | None = Field(None, description="Image-output models: png (one item) or json.")
     upscale: int = Field(1, ge=1, le=64, description="Image-output models: integer PNG enlargement (nearest).")
-    timeout: float | None = Field(None, gt=0, le=600, description=(
-        "Give up after this many seconds (504); the same name as /infer's `parameters.timeout`."))
+    timeout: Timeout = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> PredictRequest:

@@ -1,4 +1,5 @@
-"""Response models of the friendly endpoints, so `/docs` shows every answer's shape.
+"""Shared schemas of the friendly endpoints: the response models, so `/docs` shows every
+answer's shape, and the request fields every endpoint spells the same way.
 
 The hot paths (predict, attention) still serialise with orjson and only name
 these models in the OpenAPI schema: validating every answer through pydantic
@@ -9,11 +10,15 @@ return the models themselves.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 PNG = {"image/png": {"schema": {"type": "string", "format": "binary"}}}
+
+# One name for the deadline on every endpoint: /infer's `parameters.timeout`.
+Timeout = Annotated[float | None, Field(gt=0, le=600, description=(
+    "Give up after this many seconds (504); the same name as /infer's `parameters.timeout`."))]
 
 
 class ScoredLabel(BaseModel):

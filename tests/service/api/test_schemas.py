@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.api.responses import AttentionResponse, DecodeResponse, EncodeResponse, PredictResponse
+from service.api.schemas import AttentionResponse, DecodeResponse, EncodeResponse, PredictResponse
 from tests.service.friendly_models import add_friendly_models
 
 
