@@ -47,6 +47,15 @@ DEFAULTS = {
     "repository": str(cli.REPOSITORY),
 }
 NAME = "digits_denoiser"
+# Only keys the server reads (service/core/processing.py rejects others); remarks go in "notes".
+PREPROCESSING = {
+    "type": "image", "height": 8, "width": 8, "channels": 1, "layout": "CHW",
+    "value_range": [0.0, 1.0], "scale": 1.0 / 255.0,
+    "resize": "area", "background": "dark", "invert": "auto",
+    "notes": {"scale": "8-bit uploads are divided by 255; load_digits pixels 0..16 were divided by 16"},
+}
+POSTPROCESSING = {"type": "image", "output": "reconstruction", "value_range": [0.0, 1.0],
+                  "notes": {"encode": "PNG, grayscale, value * 255"}}
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:
@@ -103,14 +112,7 @@ def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:
             [tensor_spec("image", "FP32", [1, 8, 8], description="noisy grayscale 8x8, ink bright on dark, in [0, 1]")],
             [tensor_spec("reconstruction", "FP32", [1, 8, 8], description="denoised image in [0, 1] (sigmoid)")],
             labels=[],
-            preprocessing={
-                "type": "image", "height": 8, "width": 8, "channels": 1, "layout": "CHW",
-                "value_range": [0.0, 1.0], "scale": 1.0 / 255.0,
-                "resize": "area", "background": "dark", "invert": "auto",
-                "notes": {"scale": "8-bit uploads are divided by 255; load_digits pixels 0..16 were divided by 16"},
-            },
-            postprocessing={"type": "image", "output": "reconstruction", "value_range": [0.0, 1.0],
-                            "notes": {"encode": "PNG, grayscale, value * 255"}},
+            preprocessing=PREPROCESSING, postprocessing=POSTPROCESSING,
         )
         config["provenance"] = {
             "data": {**DIGITS_SOURCE, "split": split.record, "noise": f"N(0, {args.noise_std}^2) clipped to [0, 1]"},

@@ -38,6 +38,15 @@ from .training import (
     validation_split,
 )
 
+# Only keys the server reads (service/core/processing.py rejects others); remarks go in "notes".
+PREPROCESSING = {
+    "type": "sequence", "channels": CHANNELS,
+    "lengths_input": "lengths", "min_length": 1, "max_length": 4096,
+    "notes": {"padding": "right, with 0.0, to the longest in the batch",
+              "normalisation": "per-channel (x - mean) / std is inside the graph "
+                               "(provenance.graph_normalisation); send raw cepstra"},
+}
+
 DEFAULTS = {
     "cell": "lstm",             # lstm | gru
     "hidden": 128,
@@ -138,13 +147,7 @@ def main(argv: Sequence[str] | None = None, name: str = "vowels_lstm") -> dict:
              tensor_spec("lengths", "INT64", [], description="number of valid frames per utterance")],
             [tensor_spec("probabilities", "FP32", [len(SPEAKERS)], description="softmax over the 9 speakers")],
             labels=[f"speaker_{s}" for s in SPEAKERS],
-            preprocessing={
-                "type": "sequence", "channels": CHANNELS,
-                "lengths_input": "lengths", "min_length": 1, "max_length": 4096,
-                "notes": {"padding": "right, with 0.0, to the longest in the batch",
-                          "normalisation": "per-channel (x - mean) / std is inside the graph "
-                                           "(provenance.graph_normalisation); send raw cepstra"},
-            },
+            preprocessing=PREPROCESSING,
             postprocessing={"type": "none", "output": "probabilities", "applied_in_graph": "softmax", "top_k": 3},
             warmup_length=16,
         )
