@@ -20,14 +20,7 @@ from . import cli, results
 from .data_images import DIGITS_SOURCE, add_noise, load_image_data
 from .export import base_config, publish, tensor_spec
 from .networks import DenoisingAutoencoder
-from .training import (
-    count_parameters,
-    fit,
-    minibatches,
-    predict,
-    set_seed,
-    validation_split,
-)
+from .training import count_parameters, fit, minibatches, predict, set_seed, validation_split
 
 DEFAULTS = {
     "width": 32,

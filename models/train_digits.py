@@ -20,14 +20,7 @@ from . import cli, results
 from .data_images import DIGIT_LABELS, DIGITS_MAX, DIGITS_SOURCE, load_image_data
 from .export import base_config, publish, tensor_spec
 from .networks import ACTIVATIONS, MLP, LeNet, ResNet
-from .training import (
-    count_parameters,
-    fit,
-    minibatches,
-    predict,
-    set_seed,
-    validation_split,
-)
+from .training import count_parameters, fit, minibatches, predict, set_seed, validation_split
 
 DEFAULTS = {
     "arch": "lenet",            # lenet | resnet | mlp

@@ -29,14 +29,7 @@ from .data_vowels import (
 )
 from .export import base_config, publish, tensor_spec
 from .networks import SequenceClassifier
-from .training import (
-    count_parameters,
-    fit,
-    minibatches,
-    predict,
-    set_seed,
-    validation_split,
-)
+from .training import count_parameters, fit, minibatches, predict, set_seed, validation_split
 
 # Only keys the server reads (service/core/processing.py rejects others); remarks go in "notes".
 PREPROCESSING = {
