@@ -115,10 +115,7 @@ def _max_length(config: ModelConfig) -> int | None:
 
 
 def _prediction(config: ModelConfig, outputs: dict[str, np.ndarray], body: AttentionRequest) -> dict[str, Any] | None:
-    try:
-        post = Postprocessing.from_config(config)
-    except Unprocessable:
-        return None
+    post = Postprocessing.from_config(config)
     if post.output not in outputs or post.type == "image":
         return None
     return post.classify(outputs, body.top_k, body.threshold)

@@ -21,6 +21,7 @@ from .processing import (
     ClassificationPostprocessing,
     Postprocessing,
     Preprocessing,
+    check_names,
     default_classification,
     empty_as_none,
 )
@@ -150,6 +151,8 @@ class ModelConfig(BaseModel):
                 raise ValueError(
                     f"output {spec.name!r} names axes {sorted(unknown)} that no input declares"
                 )
+        check_names(self.preprocessing, self.postprocessing, [s.name for s in self.input],
+                    [s.name for s in self.output])
         too_big = [b for b in self.warmup.batch_sizes if self.max_batch_size and b > self.max_batch_size]
         if too_big:
             raise ValueError(f"warmup batch sizes {too_big} exceed max_batch_size {self.max_batch_size}")

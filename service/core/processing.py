@@ -122,6 +122,19 @@ class ImagePostprocessing(_Block):
 Postprocessing = Annotated[ClassificationPostprocessing | ImagePostprocessing, Field(discriminator="type")]
 
 
+def check_names(pre: BaseModel | None, post: BaseModel, inputs: list[str], outputs: list[str]) -> None:
+    """The tensors a block names must be the model's own: a misspelled name would silently
+    fall back to the detected default, so it fails at load instead (ValueError, as validators raise)."""
+    for key in ("input", "lengths_input", "tokens_input", "mask_input"):
+        name = getattr(pre, key, None)
+        if name is not None and name not in inputs:
+            raise ValueError(f"preprocessing.{key} {name!r} is not an input; expected one of {inputs}")
+    for key in ("output", "attention_output"):
+        name = getattr(post, key, None)
+        if name is not None and name not in outputs:
+            raise ValueError(f"postprocessing.{key} {name!r} is not an output; expected one of {outputs}")
+
+
 def empty_as_none(value: Any) -> Any:
     """An absent or empty preprocessing block means the model takes no friendly input."""
     return None if value == {} else value

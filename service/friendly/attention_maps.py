@@ -22,12 +22,7 @@ def attention_output(config: ModelConfig) -> str | None:
     """The name of the output holding attention weights, or None when the model has none."""
     post = config.postprocessing
     declared = post.attention_output if isinstance(post, ClassificationPostprocessing) else None
-    if declared:
-        if config.output_spec(declared) is None:
-            raise Unprocessable(
-                f"model {config.name!r}: postprocessing.attention_output {declared!r} is not an output; "
-                f"expected one of {[s.name for s in config.output]}"
-            )
+    if declared:  # checked against the outputs when the config loaded
         return declared
     for spec in config.output:
         names = spec.axis_names or []

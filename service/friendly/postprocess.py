@@ -52,12 +52,7 @@ class Postprocessing:
     @classmethod
     def from_config(cls, config: ModelConfig) -> Postprocessing:
         post = config.postprocessing
-        output = post.output or _default_output(config, post.type)
-        if config.output_spec(output) is None:
-            raise Unprocessable(
-                f"model {config.name!r}: postprocessing.output {output!r} is not an output; "
-                f"expected one of {[s.name for s in config.output]}"
-            )
+        output = post.output or _default_output(config, post.type)  # a declared one is checked at load
         size = _size(config, output)
         labels = list(config.labels) if len(config.labels) == size else [str(i) for i in range(size)]
         if isinstance(post, ImagePostprocessing):

@@ -57,6 +57,11 @@ def test_boolean_invert_means_always_or_never():
     ({"preprocessing": {"type": "images"}}, "preprocessing: Input tag 'images' found using 'type' does not match"),
     ({"preprocessing": {"type": "sequence", "mean": [0.0]}}, "mean and std go together"),
     ({"postprocessing": {"type": "image", "value_range": [1, 0]}}, "value_range must be increasing, got [1.0, 0.0]"),
+    ({"preprocessing": {"type": "sequence", "lengths_input": "lenghts"}},
+     "preprocessing.lengths_input 'lenghts' is not an input; expected one of ['x']"),
+    ({"preprocessing": {"type": "chars", "mask_input": "mask"}}, "preprocessing.mask_input 'mask' is not an input"),
+    ({"postprocessing": {"type": "none", "attention_output": "attn"}},
+     "postprocessing.attention_output 'attn' is not an output; expected one of ['y']"),
 ])
 def test_a_bad_block_fails_at_load_naming_the_key(tmp_path, raw, message):
     folder = tmp_path / "m"

@@ -39,8 +39,8 @@ def test_attention_output_is_declared_or_detected():
     assert am.attention_output(ModelConfig.model_validate(detected)) == "attentions"
     assert am.attention_output(ModelConfig.model_validate(image_classifier()[0])) is None
     wrong = {**raw, "postprocessing": {"attention_output": "weights"}}
-    with pytest.raises(Unprocessable, match="postprocessing.attention_output 'weights' is not an output"):
-        am.attention_output(ModelConfig.model_validate(wrong))
+    with pytest.raises(ValidationError, match="postprocessing.attention_output 'weights' is not an output"):
+        ModelConfig.model_validate(wrong)
 
 
 def test_rollout_matches_an_independent_computation():
