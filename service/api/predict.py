@@ -171,8 +171,8 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
     kind = preprocess.kind_of(config)
     if kind is None:
         raise Unprocessable(
-            f"model {name!r} declares no friendly preprocessing (preprocessing.type is "
-            f"None; expected 'image', 'sequence' or 'chars'): use /infer"
+            f"model {name!r} declares no friendly preprocessing (preprocessing.type is None; "
+            "expected 'image', 'sequence' or 'chars'): use /infer"
         )
     post = Postprocessing.from_config(config)
     timeout = None
