@@ -135,7 +135,8 @@ def main(argv: Sequence[str] | None = None, name: str = "vowels_lstm") -> dict:
             name, f"{args.cell.upper()} speaker identification on UCI Japanese Vowels (12 LPC cepstra per frame)",
             [tensor_spec("frames", "FP32", [-1, CHANNELS], axis_names=["time", None], pad_value=0.0,
                          description="raw LPC cepstrum frames, [time, 12]; padded frames are ignored"),
-             tensor_spec("lengths", "INT64", [], description="number of valid frames per utterance")],
+             tensor_spec("lengths", "INT64", [], length_of="time",
+                         description="number of valid frames per utterance")],
             [tensor_spec("probabilities", "FP32", [len(SPEAKERS)], description="softmax over the 9 speakers")],
             labels=[f"speaker_{s}" for s in SPEAKERS],
             preprocessing={
