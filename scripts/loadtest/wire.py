@@ -23,6 +23,13 @@ from .payloads import RequestSpec
 _MAX_HEAD = 64 * 1024
 
 
+def outcome_of(status: int, headers: dict[str, str]) -> str:
+    """The status as the outcome name; a 429/503 without Retry-After is told apart."""
+    if status in (429, 503) and "retry-after" not in headers:
+        return f"{status}_no_retry_after"
+    return str(status)
+
+
 class BadResponse(Exception):
     """The server's bytes are not a well-formed HTTP/1.1 response."""
 
@@ -130,7 +137,7 @@ class RawConnection:
         await read_body(self._reader, headers)
         if headers.get("connection", "").lower() == "close":
             self._drop()
-        return str(status)
+        return outcome_of(status, headers)
 
     def _drop(self) -> None:
         if self._writer is not None:

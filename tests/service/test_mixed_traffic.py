@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tritonclient.utils import InferenceServerException
 
-from tests.server_process import ServerProcess
+from scripts.launcher import ServerProcess
 from tests.tiny_models import make_mixed_repository
 
 pytestmark = pytest.mark.slow

@@ -28,7 +28,7 @@ def counter(client: TestClient, name: str, model: str) -> float:
     """Sum of a counter's samples for one model (any suffix or extra labels)."""
     text = client.get("/metrics").text
     pattern = rf'^{name}(?:_total)?\{{[^}}]*model="{model}"[^}}]*\}} (\S+)$'
-    return sum(float(v) for v in re.findall(pattern, text, flags=re.M))
+    return sum(float(v) for v in re.findall(pattern, text, flags=re.MULTILINE))
 
 
 def send_all(client: TestClient, model: str, bodies: list[dict]) -> list:
