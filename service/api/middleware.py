@@ -179,7 +179,12 @@ class AdmissionMiddleware:
         self.limit = limit
         self.inflight = 0
         self.on_reject = on_reject
-        self._body = error_body(f"server is at its limit of {limit} concurrent inference requests; retry later")
+        self.rejection_body = error_body(f"server is at its limit of {limit} concurrent inference requests; retry later")
+        self.rejection_bytes: bytes | None = None  # the whole HTTP answer, for fastpath.py
+
+    @property
+    def full(self) -> bool:
+        return self.inflight >= self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/v2/models/"):
@@ -187,7 +192,7 @@ class AdmissionMiddleware:
             return
         if self.inflight >= self.limit:
             self.on_reject()
-            await answer_before_body(scope, receive, send, 503, self._body, _RETRY_AFTER)
+            await answer_before_body(scope, receive, send, 503, self.rejection_body, _RETRY_AFTER)
             return
         self.inflight += 1
         try:
