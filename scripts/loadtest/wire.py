@@ -109,6 +109,10 @@ class RawConnection:
         return hit[1]
 
     async def send(self, spec: RequestSpec) -> str:
+        if self._reader is not None and self._reader.at_eof():
+            # The server closed this idle connection (its keep-alive timeout): open a new one
+            # rather than write into a closed socket and report a failure the server never made.
+            self._drop()
         connecting = self._writer is None
         try:
             async with asyncio.timeout(self.timeout_s):

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> dict:
                 rate = max(1.0, args.load * capacity.ok / capacity.elapsed_s)
             with RssSampler(server.pid, interval_s=1.0) as rss:
                 load_start = rss.mark()
-                result = open_loop(server.url, specs, rate, duration_s, connections=64, warmup_s=0.0)
+                result = open_loop(server.url, specs, rate, duration_s, connections=16, warmup_s=0.0)
             alive = server.alive()
     samples = [(t - load_start, b) for t, b in rss.samples]
     summary = describe(result)
