@@ -12,7 +12,7 @@ import pytest
 
 from service.core.batching import Batcher
 from service.core.config import ModelConfig
-from service.core.errors import DeadlineExceeded, InvalidInput, ModelExecutionError, Overloaded, ShuttingDown
+from service.core.errors import DeadlineExceeded, ModelExecutionError, Overloaded, ShuttingDown
 
 CONFIG = ModelConfig.model_validate({
     "name": "m",
