@@ -100,8 +100,8 @@ class Batcher:
             self._loop_task = asyncio.get_running_loop().create_task(self._dispatch_loop())
 
     async def submit(self, inputs: dict[str, np.ndarray], timeout_s: float | None = None) -> Result:
-        """Queue one checked request (validation.check_request; inputs carry a batch
-        axis when the model is batched) and await its own result or error."""
+        """Queue one request the repository has checked (validation.py; inputs carry a
+        batch axis when the model is batched) and await its own result or error."""
         name = self.config.name
         if self._closing:
             raise ShuttingDown(f"model {name!r} is shutting down and accepts no new requests")
