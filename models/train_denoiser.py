@@ -102,7 +102,8 @@ def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:
     if args.export:
         config = base_config(
             name, "Denoising convolutional autoencoder (Conv2d down, ConvTranspose2d up, sigmoid) for 8x8 digits",
-            [tensor_spec("image", "FP32", [1, 8, 8], description="noisy grayscale 8x8, ink bright on dark, in [0, 1]")],
+            [tensor_spec("image", "FP32", [1, 8, 8], value_range=(0.0, 1.0),
+                         description="noisy grayscale 8x8, ink bright on dark, in [0, 1]")],
             [tensor_spec("reconstruction", "FP32", [1, 8, 8], description="denoised image in [0, 1] (sigmoid)")],
             labels=[],
             preprocessing=PREPROCESSING, postprocessing=POSTPROCESSING,

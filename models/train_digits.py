@@ -121,7 +121,8 @@ def digits_config(name: str, description: str, num_classes: int) -> dict:
     postprocessing = {"type": "none", "output": "probabilities", "applied_in_graph": "softmax", "top_k": 3}
     return base_config(
         name, description,
-        [tensor_spec("image", "FP32", [1, 8, 8], description="grayscale 8x8, ink bright on dark, values in [0, 1]")],
+        [tensor_spec("image", "FP32", [1, 8, 8], value_range=(0.0, 1.0),
+                     description="grayscale 8x8, ink bright on dark, values in [0, 1]")],
         [tensor_spec("probabilities", "FP32", [num_classes], description="softmax over the labels (inside the graph)")],
         labels=DIGIT_LABELS[:num_classes] if num_classes <= 10 else [str(i) for i in range(num_classes)],
         preprocessing=preprocessing, postprocessing=postprocessing,

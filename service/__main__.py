@@ -14,6 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from .api.app import create_app
+from .api.fastpath import protocol_for
 from .core.logs import configure_logging
 from .core.repository import ModelRepository
 from .core.settings import Settings
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         # this only bounds writing the answers that follow.
         timeout_graceful_shutdown=RESPONSE_GRACE_S,
         timeout_keep_alive=5,
+        # Admission rejections answered in the HTTP parser (see api/fastpath.py).
+        http=protocol_for(app),
     )
     server = DrainingServer(config, app.state.repository)
     try:

@@ -19,7 +19,7 @@ from scripts.loadtest.report import step_row
 from scripts.loadtest.runner import StepPlan
 from scripts.loadtest.sweep import probe
 
-from .server import ServerProcess
+from ..launcher import ServerProcess
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,17 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(500, f"internal server error (request id {rid})")
 
 
+class _App(FastAPI):
+    """FastAPI with admission control as the very first layer (see AdmissionMiddleware)."""
+
+    def build_middleware_stack(self):  # type: ignore[no-untyped-def]
+        stack = super().build_middleware_stack()
+        return AdmissionMiddleware(
+            stack, limit=self.state.settings.max_inflight_requests,
+            on_reject=self.state.metrics.rejected.labels("inflight_limit").inc,
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     metrics = Metrics()
@@ -87,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await repo.close()
         log.info("shutdown complete")
 
-    app = FastAPI(
+    app = _App(
         title="ortserve",
         version=__version__,
         description=DESCRIPTION,
@@ -104,11 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
             allow_headers=["*"], expose_headers=["X-Request-ID", "Inference-Header-Content-Length"],
         )
-    # Added last = outermost: every response, rejections included, gets an id and headers.
-    app.add_middleware(
-        AdmissionMiddleware, limit=settings.max_inflight_requests,
-        on_reject=metrics.rejected.labels("inflight_limit").inc,
-    )
+    # Added last = outermost (inside admission, see _App): every admitted response gets an id and headers.
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
 

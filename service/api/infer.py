@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from ..core.errors import InvalidInput
 from ..protocol.binary import HEADER
 from ..protocol.inference import build_response, parse_request
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
@@ -65,15 +64,11 @@ async def _infer(model_name: str, model_version: str | None, request: Request, r
                  settings: AppSettings) -> Response:
     body = await request.body()
     parsed = parse_request(body, request.headers.get(HEADER), max_depth=settings.max_json_depth)
+    requested = None if parsed.outputs is None else [o.name for o in parsed.outputs]
+    # The repository checks the inputs, these outputs and the timeout before queueing.
     mv, result = await unless_disconnected(
-        request, repo.infer(model_name, model_version, parsed.inputs, parsed.timeout_s)
+        request, repo.infer(model_name, model_version, parsed.inputs, parsed.parameters.get("timeout"), requested)
     )
-    if parsed.outputs is not None:
-        unknown = sorted({o.name for o in parsed.outputs} - set(result.outputs))
-        if unknown:
-            raise InvalidInput(
-                f"model {model_name!r}: unknown output(s) {unknown}; expected some of {sorted(result.outputs)}"
-            )
     datatypes = {s.name: s.datatype for s in mv.config.output}
     payload, header_length = build_response(model_name, str(mv.version), parsed, result.outputs, datatypes)
     if header_length is None:

@@ -39,6 +39,14 @@ class TensorSpec(BaseModel):
     pad_value: float = 0.0
     # Per-tensor override of the model's NaN/Inf policy (inputs only).
     allow_nonfinite: bool | None = None
+    # Value constraints (inputs only), checked before a request is queued so a
+    # batch never meets a value the graph cannot take (see constraints.py):
+    # every value within [low, high] (an id range is [0, vocab_size - 1]) ...
+    value_range: tuple[float, float] | None = None
+    # ... every value one of these (a 0/1 mask is [0, 1]) ...
+    allowed_values: list[float] | None = None
+    # ... every value a valid length of this named axis: 1 <= value <= its length.
+    length_of: str | None = None
     description: str = ""
 
     @field_validator("datatype")
@@ -67,6 +75,17 @@ class TensorSpec(BaseModel):
         for dim, axis in zip(self.dims, self.axis_names):
             if axis is not None and dim != -1:
                 raise ValueError(f"axis {axis!r} is named but its dim is {dim}, not -1")
+        return self
+
+    @model_validator(mode="after")
+    def _constraints_fit(self) -> TensorSpec:
+        constrained = self.value_range or self.allowed_values or self.length_of
+        if constrained and self.datatype == "BYTES":
+            raise ValueError("value constraints apply to numeric tensors, not BYTES")
+        if self.value_range is not None and self.value_range[0] > self.value_range[1]:
+            raise ValueError(f"value_range low must not exceed high, got {list(self.value_range)}")
+        if self.allowed_values is not None and not self.allowed_values:
+            raise ValueError("allowed_values must not be empty")
         return self
 
     def axis_name(self, index: int) -> str | None:
@@ -150,6 +169,12 @@ class ModelConfig(BaseModel):
             if unknown:
                 raise ValueError(
                     f"output {spec.name!r} names axes {sorted(unknown)} that no input declares"
+                )
+        for spec in self.input:
+            if spec.length_of is not None and spec.length_of not in input_axes:
+                raise ValueError(
+                    f"input {spec.name!r}: length_of names axis {spec.length_of!r}, "
+                    f"but the inputs declare only {sorted(input_axes)}"
                 )
         check_names(self.preprocessing, self.postprocessing, [s.name for s in self.input],
                     [s.name for s in self.output])

@@ -51,7 +51,8 @@ def batch_key(config: ModelConfig, inputs: dict[str, np.ndarray]) -> tuple[Any, 
 def _pad_to(array: np.ndarray, target: list[int], value: float) -> np.ndarray:
     if list(array.shape) == target:
         return array
-    out = np.full(target, value, dtype=array.dtype)
+    # A string tensor pads with empty text: a float pad value is no string.
+    out = np.full(target, b"" if array.dtype == object else value, dtype=array.dtype)
     out[tuple(slice(0, n) for n in array.shape)] = array
     return out
 

@@ -26,7 +26,7 @@ from .errors import ConfigError, ModelUnavailable, NotFound, ServiceError, Shutt
 from .metrics import Metrics
 from .runtime import OrtRuntime
 from .settings import Settings
-from .validation import check_inputs
+from .validation import check_inputs, check_outputs, check_timeout
 
 log = logging.getLogger(__name__)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -246,20 +246,30 @@ class ModelRepository:
     # -- inference ------------------------------------------------------------
 
     async def infer(
-        self, name: str, version: str | None, inputs: dict[str, np.ndarray], timeout_s: float | None = None
+        self,
+        name: str,
+        version: str | None,
+        inputs: dict[str, np.ndarray],
+        timeout_s: object = None,
+        outputs: list[str] | None = None,
     ) -> tuple[ModelVersion, Result]:
-        """Validate, queue and await one request; record metrics on every path."""
+        """Check everything about the request, then queue and await it; record metrics on every path.
+
+        `timeout_s` is the caller's raw `timeout` parameter and `outputs` the
+        requested output names (None: all); both are checked here, before queueing."""
         started = time.monotonic()
         mv = self.get(name, version)
         for attempt in range(2):
             try:
+                timeout = check_timeout(timeout_s)
+                check_outputs(mv.config, outputs)
                 check_inputs(
                     mv.config, inputs,
                     max_elements=self.settings.max_tensor_elements,
                     max_sequence=self.settings.max_sequence_length,
                 )
                 assert mv.batcher is not None
-                result = await mv.batcher.submit(inputs, timeout_s or self.settings.default_timeout_s)
+                result = await mv.batcher.submit(inputs, timeout or self.settings.default_timeout_s)
             except ShuttingDown:
                 # A reload swapped this version out between lookup and submit: retry on the new one.
                 current = self.get(name, version)

@@ -102,14 +102,38 @@ def array_feeds(config: ModelConfig, pixels: object, where: str) -> dict[str, np
         array = array.reshape(spec.shape)
     if list(array.shape) != spec.shape:
         raise InvalidInput(f"{where}: expected shape {spec.shape} (or [H, W] for one channel), received {list(array.shape)}")
-    return _batch(config, {spec.input: _finite(array, where)})
+    _finite(array, where)
+    if spec.value_range is not None and spec.mean is None:
+        # The declared pixel range (before any mean/std, which would move it).
+        low, high = spec.value_range
+        outside = (array < low) | (array > high)
+        if outside.any():
+            index = np.argwhere(outside)[0].tolist()
+            raise InvalidInput(
+                f"{where}: pixel value {array[tuple(index)].item():g} at index {index} is outside "
+                f"the model's value_range [{low:g}, {high:g}]"
+            )
+    return _batch(config, {spec.input: array})
 
 
 def _numeric(values: object, where: str) -> np.ndarray:
     try:
-        return np.asarray(values, dtype=np.float32)
+        array = np.asarray(values)
     except (ValueError, TypeError):
         raise InvalidInput(f"{where}: expected a rectangular nested list of numbers") from None
+    if array.dtype.kind not in "iuf" or _has_bool(values):
+        # true/false are not numbers (numpy would read [true, 0] as [1, 0]), nor are strings.
+        raise InvalidInput(f"{where}: expected a rectangular nested list of numbers")
+    return array.astype(np.float32)
+
+
+def _has_bool(values: object) -> bool:
+    if isinstance(values, bool):
+        return True
+    if isinstance(values, (list, tuple)):
+        return any(_has_bool(v) for v in values) if values and isinstance(values[0], (list, tuple)) \
+            else bool in set(map(type, values))
+    return False
 
 
 # -- sequences ----------------------------------------------------------------

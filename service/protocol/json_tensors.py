@@ -83,6 +83,9 @@ def decode_json_data(name: str, datatype: str, shape: list[int], data: Any) -> n
             raise InvalidInput(f"input {name!r}: nested 'data' is ragged; expected shape {shape}") from None
         if values.dtype == object or values.dtype.kind in "US":
             raise InvalidInput(f"input {name!r}: {datatype} data must be a (nested) array of numbers")
+        if datatype != "BOOL" and values.dtype.kind != "b" and _has_bool(data):
+            # numpy reads [true, 0] as [1, 0]: a bool among numbers is a client bug, not a 1.
+            raise InvalidInput(f"input {name!r}: {datatype} data must be numbers, got true/false values")
         if values.dtype.kind == "f" and numpy_dtype(datatype).kind in "iu" and values.size \
                 and np.abs(values).max() >= _FLOAT_EXACT_INTS:
             values = _exact_ints(name, datatype, _flatten(name, data))
@@ -92,6 +95,12 @@ def decode_json_data(name: str, datatype: str, shape: list[int], data: Any) -> n
             f"input {name!r}: shape {shape} needs {expected} elements, but 'data' has {values.size}"
         )
     return values.reshape(shape)
+
+
+def _has_bool(data: list[Any]) -> bool:
+    """Whether any element of (nested) JSON data is true/false; type() per element runs in C."""
+    flat = _flatten("", data) if data and isinstance(data[0], list) else data
+    return bool in set(map(type, flat))
 
 
 def _exact_ints(name: str, datatype: str, flat: list[Any]) -> np.ndarray:

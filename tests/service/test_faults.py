@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.server_process import ServerProcess
+from scripts.launcher import ServerProcess
 from tests.tiny_models import (
     AFFINE_CONFIG,
     SEQUENCE_CONFIG,
