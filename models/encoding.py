@@ -118,8 +118,7 @@ class CharVocab:
             "max_length": self.max_length,
             "lowercase": False,
             "truncation": "right",
-            "empty_text": "one <unk> token",
-            "mask": "1 for each real character, 0 for padding (INT64)",
+            "notes": {"empty_text": "one <unk> token", "mask": "1 for each real character, 0 for padding (INT64)"},
         }
 
     @classmethod

@@ -120,13 +120,24 @@ def sha256_file(path: Path) -> str:
 
 
 def tensor_spec(name: str, datatype: str, dims: list[int], axis_names: list | None = None,
-                pad_value: float | None = None, description: str = "") -> dict:
-    """One input/output declaration in the repository's config format (dims exclude batch)."""
+                pad_value: float | None = None, description: str = "", *,
+                value_range: tuple[float, float] | None = None, allowed_values: list[float] | None = None,
+                length_of: str | None = None) -> dict:
+    """One input/output declaration in the repository's config format (dims exclude batch).
+
+    The value constraints (inputs only) let the server refuse, before batching,
+    a value the graph cannot take: an id past the embedding, a length past the frames."""
     spec: dict = {"name": name, "datatype": datatype, "dims": dims}
     if axis_names is not None:
         spec["axis_names"] = axis_names
     if pad_value is not None:
         spec["pad_value"] = pad_value
+    if value_range is not None:
+        spec["value_range"] = list(value_range)
+    if allowed_values is not None:
+        spec["allowed_values"] = allowed_values
+    if length_of is not None:
+        spec["length_of"] = length_of
     if description:
         spec["description"] = description
     return spec

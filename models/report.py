@@ -25,7 +25,7 @@ def _pct(value: float) -> str:
 def _table(header: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _headline(name: str, record: dict) -> list[list]:
@@ -64,7 +64,7 @@ def model_section(name: str, record: dict) -> list[str]:
             rows.append(["padded vs unpadded, max abs diff", figure, "<= 1e-05"])
     epochs = f"{m['best_epoch']} / {m['epochs_run']}, {m['train_seconds']} s"
     rows.append(["epochs (best / run), training time", epochs, ""])
-    lines = [f"### {name}", ""] + _table(["metric", "value", "reference"], rows)
+    lines = [f"### {name}", "", *_table(["metric", "value", "reference"], rows)]
     if prov:
         lines += [f"Rebuild: `{prov['training_command']}` (sha256 `{prov['onnx']['sha256'][:16]}...`)", ""]
     return lines

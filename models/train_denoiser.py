@@ -20,14 +20,7 @@ from . import cli, results
 from .data_images import DIGITS_SOURCE, add_noise, load_image_data
 from .export import base_config, publish, tensor_spec
 from .networks import DenoisingAutoencoder
-from .training import (
-    count_parameters,
-    fit,
-    minibatches,
-    predict,
-    set_seed,
-    validation_split,
-)
+from .training import count_parameters, fit, minibatches, predict, set_seed, validation_split
 
 DEFAULTS = {
     "width": 32,
@@ -47,6 +40,15 @@ DEFAULTS = {
     "repository": str(cli.REPOSITORY),
 }
 NAME = "digits_denoiser"
+# Only keys the server reads (service/core/processing.py rejects others); remarks go in "notes".
+PREPROCESSING = {
+    "type": "image", "height": 8, "width": 8, "channels": 1, "layout": "CHW",
+    "value_range": [0.0, 1.0], "scale": 1.0 / 255.0,
+    "resize": "area", "background": "dark", "invert": "auto",
+    "notes": {"scale": "8-bit uploads are divided by 255; load_digits pixels 0..16 were divided by 16"},
+}
+POSTPROCESSING = {"type": "image", "output": "reconstruction", "value_range": [0.0, 1.0],
+                  "notes": {"encode": "PNG, grayscale, value * 255"}}
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:
@@ -100,16 +102,11 @@ def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:
     if args.export:
         config = base_config(
             name, "Denoising convolutional autoencoder (Conv2d down, ConvTranspose2d up, sigmoid) for 8x8 digits",
-            [tensor_spec("image", "FP32", [1, 8, 8], description="noisy grayscale 8x8, ink bright on dark, in [0, 1]")],
+            [tensor_spec("image", "FP32", [1, 8, 8], value_range=(0.0, 1.0),
+                         description="noisy grayscale 8x8, ink bright on dark, in [0, 1]")],
             [tensor_spec("reconstruction", "FP32", [1, 8, 8], description="denoised image in [0, 1] (sigmoid)")],
             labels=[],
-            preprocessing={
-                "type": "image", "height": 8, "width": 8, "channels": 1, "color": "grayscale", "layout": "CHW",
-                "value_range": [0.0, 1.0], "scale": {"load_digits": 1.0 / 16.0, "uint8": 1.0 / 255.0},
-                "resize": "area", "foreground": "bright", "background": "dark", "invert": "auto",
-            },
-            postprocessing={"type": "image", "output": "reconstruction", "value_range": [0.0, 1.0],
-                            "encode": "PNG, grayscale, value * 255"},
+            preprocessing=PREPROCESSING, postprocessing=POSTPROCESSING,
         )
         config["provenance"] = {
             "data": {**DIGITS_SOURCE, "split": split.record, "noise": f"N(0, {args.noise_std}^2) clipped to [0, 1]"},

@@ -20,14 +20,7 @@ from . import cli, results
 from .data_images import DIGIT_LABELS, DIGITS_MAX, DIGITS_SOURCE, load_image_data
 from .export import base_config, publish, tensor_spec
 from .networks import ACTIVATIONS, MLP, LeNet, ResNet
-from .training import (
-    count_parameters,
-    fit,
-    minibatches,
-    predict,
-    set_seed,
-    validation_split,
-)
+from .training import count_parameters, fit, minibatches, predict, set_seed, validation_split
 
 DEFAULTS = {
     "arch": "lenet",            # lenet | resnet | mlp
@@ -109,23 +102,27 @@ def train_classifier(args) -> tuple[torch.nn.Module, dict]:
 
 
 def digits_config(name: str, description: str, num_classes: int) -> dict:
+    # Only keys the server reads (service/core/processing.py rejects others); remarks go in "notes".
     preprocessing = {
         "type": "image",
-        "height": 8, "width": 8, "channels": 1, "color": "grayscale", "layout": "CHW",
+        "height": 8, "width": 8, "channels": 1, "layout": "CHW",
         "value_range": [0.0, 1.0],
-        "scale": {"load_digits": 1.0 / DIGITS_MAX, "uint8": 1.0 / 255.0},
-        "scale_note": "load_digits pixels 0..16 are divided by 16; 8-bit uploads by 255",
+        "scale": 1.0 / 255.0,
         "resize": "area",
-        "resize_note": "load_digits are 32x32 bitmaps box-averaged in 4x4 blocks; downscale uploads the same way",
-        "foreground": "bright", "background": "dark",
+        "background": "dark",
         "invert": "auto",
-        "invert_note": "ink must be bright on dark (as in load_digits and MNIST): invert (x -> 1 - x) "
-                       "uploads with a light background, e.g. dark-on-white PNGs",
+        "notes": {
+            "scale": f"8-bit uploads are divided by 255; load_digits pixels 0..{DIGITS_MAX} were divided by {DIGITS_MAX}",
+            "resize": "load_digits are 32x32 bitmaps box-averaged in 4x4 blocks; downscale uploads the same way",
+            "invert": "ink must be bright on dark (as in load_digits and MNIST): invert (x -> 1 - x) "
+                      "uploads with a light background, e.g. dark-on-white PNGs",
+        },
     }
     postprocessing = {"type": "none", "output": "probabilities", "applied_in_graph": "softmax", "top_k": 3}
     return base_config(
         name, description,
-        [tensor_spec("image", "FP32", [1, 8, 8], description="grayscale 8x8, ink bright on dark, values in [0, 1]")],
+        [tensor_spec("image", "FP32", [1, 8, 8], value_range=(0.0, 1.0),
+                     description="grayscale 8x8, ink bright on dark, values in [0, 1]")],
         [tensor_spec("probabilities", "FP32", [num_classes], description="softmax over the labels (inside the graph)")],
         labels=DIGIT_LABELS[:num_classes] if num_classes <= 10 else [str(i) for i in range(num_classes)],
         preprocessing=preprocessing, postprocessing=postprocessing,

@@ -190,8 +190,8 @@ def export(model, vocab, encoder, test_texts, metrics, baseline, args, name) -> 
         name, f"Character-level Transformer encoder ({args.layers} layers, {args.heads} heads, d={args.dim}) "
               "for multi-label language identification",
         [tensor_spec("tokens", "INT64", [-1], axis_names=["seq"], pad_value=vocab.pad_id,
-                     description="character ids from preprocessing.vocab"),
-         tensor_spec("mask", "INT64", [-1], axis_names=["seq"], pad_value=0,
+                     value_range=(0, len(vocab) - 1), description="character ids from preprocessing.vocab"),
+         tensor_spec("mask", "INT64", [-1], axis_names=["seq"], pad_value=0, allowed_values=[0, 1],
                      description="1 for real characters, 0 for padding")],
         [tensor_spec("probabilities", "FP32", [len(encoder)], description="independent sigmoid per language"),
          tensor_spec("attentions", "FP32", [args.layers, args.heads, -1, -1], axis_names=[None, None, "seq", "seq"],

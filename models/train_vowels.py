@@ -29,14 +29,16 @@ from .data_vowels import (
 )
 from .export import base_config, publish, tensor_spec
 from .networks import SequenceClassifier
-from .training import (
-    count_parameters,
-    fit,
-    minibatches,
-    predict,
-    set_seed,
-    validation_split,
-)
+from .training import count_parameters, fit, minibatches, predict, set_seed, validation_split
+
+# Only keys the server reads (service/core/processing.py rejects others); remarks go in "notes".
+PREPROCESSING = {
+    "type": "sequence", "channels": CHANNELS,
+    "lengths_input": "lengths", "min_length": 1, "max_length": 4096,
+    "notes": {"padding": "right, with 0.0, to the longest in the batch",
+              "normalisation": "per-channel (x - mean) / std is inside the graph "
+                               "(provenance.graph_normalisation); send raw cepstra"},
+}
 
 DEFAULTS = {
     "cell": "lstm",             # lstm | gru
@@ -135,21 +137,18 @@ def main(argv: Sequence[str] | None = None, name: str = "vowels_lstm") -> dict:
             name, f"{args.cell.upper()} speaker identification on UCI Japanese Vowels (12 LPC cepstra per frame)",
             [tensor_spec("frames", "FP32", [-1, CHANNELS], axis_names=["time", None], pad_value=0.0,
                          description="raw LPC cepstrum frames, [time, 12]; padded frames are ignored"),
-             tensor_spec("lengths", "INT64", [], description="number of valid frames per utterance")],
+             tensor_spec("lengths", "INT64", [], length_of="time",
+                         description="number of valid frames per utterance")],
             [tensor_spec("probabilities", "FP32", [len(SPEAKERS)], description="softmax over the 9 speakers")],
             labels=[f"speaker_{s}" for s in SPEAKERS],
-            preprocessing={
-                "type": "sequence", "channels": CHANNELS, "padding": "right, with 0.0, to the longest in the batch",
-                "lengths_input": "lengths", "min_length": 1, "max_length": 4096,
-                "normalisation": "per-channel (x - mean) / std is inside the graph; send raw cepstra",
-                "graph_normalisation": metrics["normalisation"],
-            },
+            preprocessing=PREPROCESSING,
             postprocessing={"type": "none", "output": "probabilities", "applied_in_graph": "softmax", "top_k": 3},
             warmup_length=16,
         )
         config["provenance"] = {
             "data": {**VOWELS_SOURCE, "split": metrics["split"]},
             "metrics": {k: v for k, v in metrics.items() if k != "normalisation"},
+            "graph_normalisation": metrics["normalisation"],
             "training_command": cli.command(name, args, defaults),
         }
         batch = Dim("batch", min=1, max=4096)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import sys
 from pathlib import Path
 
 import uvicorn
 
 from .api.app import create_app
+from .api.fastpath import protocol_for
 from .core.logs import configure_logging
 from .core.repository import ModelRepository
 from .core.settings import Settings
@@ -23,7 +25,7 @@ from .grpc.server import GrpcServer
 log = logging.getLogger("service")
 
 # After the model queues have drained, the time left to write the last responses.
-RESPONSE_GRACE_S = 5.0
+RESPONSE_GRACE_S = 5
 
 
 class DrainingServer(uvicorn.Server):
@@ -58,7 +60,7 @@ class DrainingServer(uvicorn.Server):
         if not self.started and self.grpc is not None:  # HTTP failed to start
             await self.grpc.stop(0)
 
-    async def shutdown(self, sockets=None) -> None:
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
             server.close()  # new connections are refused from here on
         for connection in list(self.server_state.connections):
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
         # this only bounds writing the answers that follow.
         timeout_graceful_shutdown=RESPONSE_GRACE_S,
         timeout_keep_alive=5,
+        # Admission rejections answered in the HTTP parser (see api/fastpath.py).
+        http=protocol_for(app),
     )
     repo = app.state.repository
     grpc = (

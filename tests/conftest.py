@@ -16,3 +16,11 @@ from tests.tiny_models import make_repository  # noqa: E402
 def tiny_repo(tmp_path: Path) -> Path:
     """A fresh repository of tiny fixture models (see tests/tiny_models.py)."""
     return make_repository(tmp_path / "repo")
+
+
+@pytest.fixture
+def mixed_repo(tmp_path: Path) -> Path:
+    """A string model and an id-lookup model, unchecked and checked (see tests/tiny_models.py)."""
+    from tests.tiny_models import make_mixed_repository
+
+    return make_mixed_repository(tmp_path / "mixed")

@@ -83,6 +83,52 @@ def sequence_graph(width: int = 768, layers: int = 4) -> onnx.GraphProto:
     )
 
 
+def text_graph() -> onnx.GraphProto:
+    """echo = text, a real ONNX string tensor (BYTES on the wire), [batch, words]."""
+    text = helper.make_tensor_value_info("text", TensorProto.STRING, ["batch", "words"])
+    echo = helper.make_tensor_value_info("echo", TensorProto.STRING, ["batch", "words"])
+    return helper.make_graph([helper.make_node("Identity", ["text"], ["echo"])], "text", [text], [echo])
+
+
+EMBEDDING = np.arange(20, dtype=np.float32).reshape(10, 2)
+EMBEDDING[0] = 0.0  # the pad id adds nothing, so padding never changes a sum
+
+
+def embed_graph() -> onnx.GraphProto:
+    """sum = sum over seq of EMBEDDING[tokens]: ids 0..9; any other id makes ORT's Gather fail."""
+    tokens = helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", "seq"])
+    total = helper.make_tensor_value_info("sum", TensorProto.FLOAT, ["batch", 2])
+    nodes = [
+        helper.make_node("Gather", ["table", "tokens"], ["vectors"]),
+        helper.make_node("ReduceSum", ["vectors", "seq_axis"], ["sum"], keepdims=0),
+    ]
+    consts = [numpy_helper.from_array(EMBEDDING, "table"), helper.make_tensor("seq_axis", TensorProto.INT64, [1], [1])]
+    return helper.make_graph(nodes, "embed", [tokens], [total], initializer=consts)
+
+
+TEXT_CONFIG = {
+    "name": "text",
+    "max_batch_size": 8,
+    "input": [{"name": "text", "datatype": "BYTES", "dims": [-1], "axis_names": ["words"]}],
+    "output": [{"name": "echo", "datatype": "BYTES", "dims": [-1], "axis_names": ["words"]}],
+}
+
+# No value constraint: an id past the table reaches ORT and fails the batch (batch isolation tests).
+EMBED_CONFIG = {
+    "name": "embed",
+    "max_batch_size": 64,
+    "dynamic_batching": {"max_queue_delay_microseconds": 20000},
+    "input": [{"name": "tokens", "datatype": "INT64", "dims": [-1], "axis_names": ["seq"], "pad_value": 0}],
+    "output": [{"name": "sum", "datatype": "FP32", "dims": [2]}],
+}
+# The same model with its id range declared: bad ids are refused before queueing.
+EMBED_CHECKED_CONFIG = {
+    **EMBED_CONFIG,
+    "name": "embed_checked",
+    "input": [{**EMBED_CONFIG["input"][0], "value_range": [0, 9]}],
+}
+
+
 AFFINE_CONFIG = {
     "name": "affine",
     "max_batch_size": 8,
@@ -124,4 +170,12 @@ def make_repository(root: Path) -> Path:
     write_model(root, AFFINE_CONFIG, affine_graph(offset=1.0), versions=(1,))
     _save(affine_graph(offset=10.0), root / "affine" / "2" / "model.onnx")
     write_model(root, SEQUENCE_CONFIG, sequence_graph())
+    return root
+
+
+def make_mixed_repository(root: Path) -> Path:
+    """text (BYTES in and out), embed (ids unchecked) and embed_checked (ids in [0, 9])."""
+    write_model(root, TEXT_CONFIG, text_graph())
+    write_model(root, EMBED_CONFIG, embed_graph())
+    write_model(root, EMBED_CHECKED_CONFIG, embed_graph())
     return root

@@ -20,7 +20,7 @@ from scripts.loadtest.report import step_row
 from scripts.loadtest.runner import StepPlan
 from scripts.loadtest.sweep import probe_target
 
-from .server import ServerProcess
+from ..launcher import ServerProcess
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def start_server(repository: Path, batching: bool, *, server_cpus: set[int] | No
     if threads:
         env["ORTSERVE_INTRA_OP_THREADS"] = str(threads)
     log = log_dir / f"server-batching-{'on' if batching else 'off'}.log" if log_dir else None
-    return ServerProcess(repository, env=env, cpus=server_cpus, log_path=log)
+    return ServerProcess(repository, env=env, cpus=server_cpus, log_path=log, grpc=True)
 
 
 def served_rows(url: str, model: str, specs: dict[str, list[RequestSpec]], plan: MatrixPlan, *, batching: bool,

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 from .payloads import MODES
 from .runner import LATE_TOLERANCE_S
-from .transport import TRANSPORTS
 from .schedule import ARRIVALS
+from .transport import TRANSPORTS
 
 DEFAULT_REPOSITORY = Path(__file__).resolve().parents[2] / "models" / "repository"
 

@@ -68,6 +68,7 @@ class _Recorder:
         # A request budget has no planned length: its throughput is over the span it really took.
         self.stats = StepStats(window_start=t0 + plan.warmup_s, nominal_s=plan.duration_s or 0.0)
         self.latencies: list[float] = []
+        self.rejected: list[float] = []
         self.outcomes: Counter = Counter()
         self._cpu0 = self._wall0 = None
 
@@ -79,11 +80,14 @@ class _Recorder:
         if outcome == "200":
             self.latencies.append(ended - started)
             self.stats.items_ok += items
+        elif outcome[:3] in ("429", "503"):
+            self.rejected.append(ended - started)
         self.stats.window_end = max(self.stats.window_end, ended)
 
     def finish(self) -> StepStats:
         s = self.stats
         s.latencies = np.asarray(self.latencies, dtype=np.float64)
+        s.rejected_latencies = np.asarray(self.rejected, dtype=np.float64)
         s.outcomes = self.outcomes
         if self._cpu0 is not None:
             s.cpu_s = [_cpu_seconds() - self._cpu0]

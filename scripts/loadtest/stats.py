@@ -50,6 +50,8 @@ class StepStats:
     """
 
     latencies: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    # Seconds to each 429/503 answer: an overloaded server should reject in milliseconds.
+    rejected_latencies: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
     outcomes: Counter = field(default_factory=Counter)
     items_ok: int = 0  # batch rows answered successfully (requests x batch size)
     sent: int = 0
@@ -97,6 +99,8 @@ def merge(parts: list[StepStats]) -> StepStats:
     """Combine the stats of processes that ran the same step side by side (exact)."""
     merged = StepStats()
     merged.latencies = np.concatenate([p.latencies for p in parts]) if parts else merged.latencies
+    if parts:
+        merged.rejected_latencies = np.concatenate([p.rejected_latencies for p in parts])
     for p in parts:
         merged.outcomes.update(p.outcomes)
         merged.items_ok += p.items_ok

@@ -93,10 +93,11 @@ def probe_target(target: str, spec: RequestSpec, timeout_s: float = 30.0) -> Non
 
 
 def plan_for(args: Namespace, level: float) -> StepPlan:
-    common = dict(
-        warmup_s=args.warmup, duration_s=None if args.requests else args.duration, requests=args.requests,
-        timeout_s=args.timeout, seed=args.seed, transport="grpc" if args.protocol == "grpc" else args.transport,
-    )
+    common = {
+        "warmup_s": args.warmup, "duration_s": None if args.requests else args.duration, "requests": args.requests,
+        "timeout_s": args.timeout, "seed": args.seed,
+        "transport": "grpc" if args.protocol == "grpc" else args.transport,
+    }
     if args.rate is not None:
         return StepPlan(mode="open", rate=level, arrival=args.arrival, max_inflight=args.max_inflight,
                         connections=args.connections,

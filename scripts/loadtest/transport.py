@@ -22,7 +22,7 @@ from typing import Protocol
 import httpx
 
 from .payloads import RequestSpec
-from .wire import RawConnection
+from .wire import RawConnection, outcome_of
 
 TRANSPORTS = ("raw", "httpx")
 
@@ -44,7 +44,7 @@ async def send(client: httpx.AsyncClient, spec: RequestSpec) -> str:
         response = await client.request(spec.method, spec.path, content=spec.body, headers=spec.headers)
     except httpx.HTTPError as exc:
         return classify(exc)
-    return str(response.status_code)
+    return outcome_of(response.status_code, response.headers)
 
 
 class Connection(Protocol):

@@ -23,6 +23,13 @@ from .payloads import RequestSpec
 _MAX_HEAD = 64 * 1024
 
 
+def outcome_of(status: int, headers: dict[str, str]) -> str:
+    """The status as the outcome name; a 429/503 without Retry-After is told apart."""
+    if status in (429, 503) and "retry-after" not in headers:
+        return f"{status}_no_retry_after"
+    return str(status)
+
+
 class BadResponse(Exception):
     """The server's bytes are not a well-formed HTTP/1.1 response."""
 
@@ -102,6 +109,10 @@ class RawConnection:
         return hit[1]
 
     async def send(self, spec: RequestSpec) -> str:
+        if self._reader is not None and self._reader.at_eof():
+            # The server closed this idle connection (its keep-alive timeout): open a new one
+            # rather than write into a closed socket and report a failure the server never made.
+            self._drop()
         connecting = self._writer is None
         try:
             async with asyncio.timeout(self.timeout_s):
@@ -130,7 +141,7 @@ class RawConnection:
         await read_body(self._reader, headers)
         if headers.get("connection", "").lower() == "close":
             self._drop()
-        return str(status)
+        return outcome_of(status, headers)
 
     def _drop(self) -> None:
         if self._writer is not None:

@@ -1,9 +1,10 @@
 """The server under test: which repository and model, the process, and its RSS.
 
-A drill either starts `python -m service` itself on a free 127.0.0.1 port (the
-default), or attaches to one already running (`--url` and `--pid`, loopback
-only). RSS is read from /proc through psutil on the server's own PID, so it is
-the server's memory, not the load generator's.
+A drill either starts the server through the project's launcher
+(scripts/launcher.py, on a free 127.0.0.1 port, pinned to its own CPU), or
+attaches to one already running (`--url` and `--pid`, loopback only). RSS is
+read from /proc through psutil on the server's own PID, so it is the server's
+memory, not the load generator's.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import ipaddress
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +24,8 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 
-from service.core.settings import DEFAULT_REPOSITORY, PROJECT_ROOT
+from scripts.launcher import ServerProcess
+from service.core.settings import DEFAULT_REPOSITORY
 
 # Reference models tried in this order when no --model is given.
 REFERENCE_MODELS = ("vowels_lstm", "digits_lenet")
@@ -44,7 +44,6 @@ class Target:
     repository: Path
     model: str
     source: str  # printed in the report: which model really ran
-    sequence_length: int | None = None  # frames for variable axes of synthetic inputs
 
 
 def choose_target(repository: Path | None, model: str | None, workdir: Path, tiny: bool = False) -> Target:
@@ -68,9 +67,11 @@ def tiny_target(workdir: Path, why: str = "") -> Target:
     from tests.tiny_models import SEQUENCE_CONFIG, sequence_graph, write_model
 
     root = workdir / "tiny"
-    write_model(root, SEQUENCE_CONFIG, sequence_graph(layers=TINY_LAYERS))
+    # The load generator shapes synthetic requests from the config's warm-up length.
+    config = {**SEQUENCE_CONFIG, "warmup": {**SEQUENCE_CONFIG["warmup"], "sequence_length": TINY_SEQUENCE_LENGTH}}
+    write_model(root, config, sequence_graph(layers=TINY_LAYERS))
     source = f"tiny fixture tests/tiny_models.py:sequence, {TINY_LAYERS} layers" + (f" ({why})" if why else "")
-    return Target(root, "sequence", source, TINY_SEQUENCE_LENGTH)
+    return Target(root, "sequence", source)
 
 
 def limited_repository(target: Target, queue_size: int | None, workdir: Path) -> Path:
@@ -96,12 +97,6 @@ def read_config(repository: Path, model: str) -> dict:
     return json.loads((repository / model / "config.json").read_text())
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def check_loopback(url: str) -> None:
     """Load drills are a denial-of-service tool: they only ever hit this machine."""
     host = urlsplit(url).hostname or ""
@@ -110,51 +105,25 @@ def check_loopback(url: str) -> None:
         raise SystemExit(f"--url {url!r} is not a loopback address; the drills only run against 127.0.0.1")
 
 
-def start_server(repository: Path, env: dict[str, str], log_path: Path, ready_timeout_s: float = 120.0):
-    """`python -m service` on a free 127.0.0.1 port; returns (process, url) once ready."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port), "--repository", str(repository),
-             "--grpc-port", "0"],
-            cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + ready_timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before it was ready:\n{log_path.read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/v2/health/ready", timeout=2, trust_env=False).status_code == 200:
-                return proc, url
-        time.sleep(0.2)
-    stop_server(proc)
-    raise RuntimeError(f"server not ready after {ready_timeout_s:.0f} s:\n{log_path.read_text()}")
+def split_cpus() -> tuple[set[int] | None, set[int] | None]:
+    """(server CPUs, client CPUs): the first allowed CPU for the server, the rest for the client.
 
-
-def stop_server(proc: subprocess.Popen, timeout_s: float = 30.0) -> int:
-    """SIGTERM (the server drains), SIGKILL only if it has not exited in `timeout_s`."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
+    Pinned apart, a busy client cannot steal the server's core, so the drill
+    measures the server. On a single CPU nothing is pinned (and the report says so)."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        return None, None
+    return {allowed[0]}, set(allowed[1:])
 
 
 @dataclass
-class Handle:
+class Attached:
+    """A server started elsewhere (--url/--pid): same questions as a ServerProcess."""
+
     url: str
     pid: int
-    process: subprocess.Popen | None = None  # None when attached to a server started elsewhere
-
-    def rss_bytes(self) -> int:
-        return psutil.Process(self.pid).memory_info().rss
 
     def alive(self) -> bool:
-        """The process exists (not a zombie) and answers liveness."""
         try:
             if psutil.Process(self.pid).status() == psutil.STATUS_ZOMBIE:
                 return False
@@ -163,24 +132,21 @@ class Handle:
             return False
 
     def exit_code(self) -> int | None:
-        return None if self.process is None else self.process.poll()
+        return None
 
 
 @contextlib.contextmanager
 def serving(repository: Path, env: dict[str, str], *, url: str | None = None, pid: int | None = None,
-            log_path: Path) -> Iterator[Handle]:
-    """Start the server (stopped with SIGTERM on exit), or attach to `url` + `pid`."""
+            log_path: Path, cpus: set[int] | None = None) -> Iterator[ServerProcess | Attached]:
+    """Start the server through the project's launcher (SIGTERM on exit), or attach to `url` + `pid`."""
     if url is not None:
         if pid is None:
             raise SystemExit("--url needs --pid: RSS is sampled on the server's own process")
         check_loopback(url)
-        yield Handle(url.rstrip("/"), pid)
+        yield Attached(url.rstrip("/"), pid)
         return
-    proc, url = start_server(repository, {"ORTSERVE_LOG_LEVEL": "warning", **env}, log_path)
-    try:
-        yield Handle(url, proc.pid, proc)
-    finally:
-        stop_server(proc)
+    with ServerProcess(repository, env, cpus=cpus, log_path=log_path) as server:
+        yield server
 
 
 class RssSampler:
@@ -234,7 +200,7 @@ def log_path_for(workdir: Path) -> Path:
     return workdir / f"server-{os.getpid()}.log"
 
 
-def emit(report: dict, output: "Path | None") -> int:
+def emit(report: dict, output: Path | None) -> int:
     """Print the JSON report, write it if asked; exit status 1 when a check failed."""
     text = json.dumps(report, indent=2)
     print(text)

@@ -15,15 +15,24 @@ slope in MB per minute. Growth beyond warm-up above `--max-growth-mb` fails
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .server import MB, RssSampler, choose_target, emit, log_path_for, read_config, serving
-from .traffic import closed_loop, open_loop, request_specs
+from .load import closed, describe, open_loop, request_specs
+from .server import (
+    MB,
+    RssSampler,
+    choose_target,
+    emit,
+    log_path_for,
+    read_config,
+    serving,
+    split_cpus,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,7 +43,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tiny", action="store_true", help="serve the tiny fixture even if reference models exist")
     p.add_argument("--url", help="attach to a running server on loopback instead of starting one (needs --pid)")
     p.add_argument("--pid", type=int, help="PID of the attached server, for RSS")
-    p.add_argument("--sequence-length", type=int, help="frames per request for synthetic sequence inputs")
     p.add_argument("--minutes", type=float, default=2.0, help="length of the steady load (2)")
     p.add_argument("--rate", type=float, help="req/s (default: --load x measured capacity)")
     p.add_argument("--load", type=float, default=0.5, help="fraction of capacity when --rate is not given (0.5)")
@@ -65,19 +73,23 @@ def run(args: argparse.Namespace) -> dict:
         workdir = Path(tmp)
         target = choose_target(args.repository, args.model, workdir, args.tiny)
         config = read_config(target.repository, target.model)
-        specs = request_specs(config, target.model, args.sequence_length or target.sequence_length)
+        specs = request_specs(config, target.model)
         env = {"ORTSERVE_INTRA_OP_THREADS": str(args.intra_op_threads)}
-        with serving(target.repository, env, url=args.url, pid=args.pid, log_path=log_path_for(workdir)) as server:
+        server_cpus, client_cpus = (None, None) if args.url else split_cpus()
+        if client_cpus:
+            os.sched_setaffinity(0, client_cpus)  # this process generates the load
+        with serving(target.repository, env, url=args.url, pid=args.pid, log_path=log_path_for(workdir),
+                     cpus=server_cpus) as server:
             rate = args.rate
             if rate is None:
-                capacity = asyncio.run(closed_loop(server.url, specs, 8, 3.0))
-                rate = max(1.0, args.load * capacity.rate)
+                capacity = closed(server.url, specs, 8, 3.0)
+                rate = max(1.0, args.load * capacity.ok / capacity.elapsed_s)
             with RssSampler(server.pid, interval_s=1.0) as rss:
                 load_start = rss.mark()
-                result = asyncio.run(open_loop(server.url, specs, rate, duration_s, connections=64))
+                result = open_loop(server.url, specs, rate, duration_s, connections=16, warmup_s=0.0)
             alive = server.alive()
     samples = [(t - load_start, b) for t, b in rss.samples]
-    summary = result.summary()
+    summary = describe(result)
     report = {
         "model": target.model,
         "source": target.source,
@@ -93,7 +105,7 @@ def run(args: argparse.Namespace) -> dict:
     growth = report["drift"]["growth_mb"]
     report["checks"] = {
         "server_alive": alive,
-        "all_answers_200": set(result.statuses) == {"200"},
+        "all_answers_200": set(result.outcomes) == {"200"},
         "rss_growth_after_warmup_below_threshold": growth is not None and growth < args.max_growth_mb,
     }
     report["passed"] = all(report["checks"].values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -67,13 +68,21 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(500, f"internal server error (request id {rid})")
 
 
+class _App(FastAPI):
+    """FastAPI with admission control as the very first layer (see AdmissionMiddleware)."""
+
+    def build_middleware_stack(self):  # type: ignore[no-untyped-def]
+        stack = super().build_middleware_stack()
+        return AdmissionMiddleware(stack, admission=self.state.admission)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     metrics = Metrics()
     repo = ModelRepository(settings, metrics)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await repo.load_all()
         # Move everything built at startup (FastAPI, pydantic, ORT sessions) out of
         # the collector's reach: full collections over it caused 50+ ms pauses, which
@@ -87,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await repo.close()
         log.info("shutdown complete")
 
-    app = FastAPI(
+    app = _App(
         title="ortserve",
         version=__version__,
         description=DESCRIPTION,
@@ -111,8 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
             allow_headers=["*"], expose_headers=["X-Request-ID", "Inference-Header-Content-Length"],
         )
-    # Added last = outermost: every response, rejections included, gets an id and headers.
-    app.add_middleware(AdmissionMiddleware, admission=app.state.admission)
+    # Added last = outermost (inside admission, see _App): every admitted response gets an id and headers.
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
 

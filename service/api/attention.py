@@ -10,19 +10,22 @@ for BertViz's head_view; format=png draws one labelled heatmap.
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..friendly import attention_maps, heatmap, preprocess
+from ..core.config import ModelConfig
 from ..core.errors import Unprocessable
-from ..friendly.postprocess import Postprocessing
+from ..core.processing import TextPreprocessing
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
+from ..friendly import attention_maps, heatmap, preprocess
+from ..friendly.postprocess import Postprocessing
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
+from .schemas import PNG, AttentionResponse, Timeout
 
 router = APIRouter(tags=["friendly endpoints"], dependencies=[ApiKey])
 
@@ -46,12 +49,12 @@ class AttentionRequest(BaseModel):
     bertviz: bool = Field(True, description="JSON: include the BertViz head_view block")
     top_k: int | None = Field(None, ge=1, le=1000, description="prediction: how many labels to rank")
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="prediction: multi-label cut-off")
-    timeout_s: float | None = Field(None, gt=0, le=600)
+    timeout: Timeout = None
 
 
-_RESPONSES = {
-    200: {"description": "Tokens, attentions, rollout, prediction (JSON) or a heatmap (image/png)",
-          "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": AttentionResponse, "content": PNG,
+          "description": "Tokens, attentions, rollout, prediction (JSON) or a heatmap (image/png)"},
     404: {"description": "Unknown model or version"},
     413: {"description": "Text or attention response over the limit"},
     422: {"description": "Not a Transformer with an attention output, empty text, layer/head out of range"},
@@ -72,7 +75,7 @@ async def _attention(name: str, version: str | None, body: AttentionRequest, req
         raise Unprocessable(f"model {name!r}: attention maps need a text model (preprocessing.type 'chars')")
     tokenized = preprocess.tokenize(config, body.text, "text", settings.max_text_length)
     feeds = preprocess.text_feeds(config, tokenized)
-    _, result = await unless_disconnected(request, repo.infer(name, version, feeds, body.timeout_s))
+    _, result = await unless_disconnected(request, repo.infer(name, version, feeds, body.timeout))
     outputs = {k: v[0] if config.batched else v for k, v in result.outputs.items()}
     weights = attention_maps.as_maps(outputs[output])
     tokens = tokenized.tokens
@@ -93,7 +96,7 @@ async def _attention(name: str, version: str | None, body: AttentionRequest, req
         "tokens": tokens,
         "ids": tokenized.ids,
         "truncated": tokenized.truncated,
-        "max_length": config.preprocessing.get("max_length"),  # tokens kept, as in prediction
+        "max_length": _max_length(config),  # tokens kept, as in prediction
         "layers": selection.layers,
         "heads": selection.heads,
         "shape": list(selection.weights.shape),
@@ -106,11 +109,13 @@ async def _attention(name: str, version: str | None, body: AttentionRequest, req
     return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
 
 
-def _prediction(config, outputs: dict, body: AttentionRequest) -> dict | None:
-    try:
-        post = Postprocessing.from_config(config)
-    except Unprocessable:
-        return None
+def _max_length(config: ModelConfig) -> int | None:
+    pre = config.preprocessing
+    return pre.max_length if isinstance(pre, TextPreprocessing) else None
+
+
+def _prediction(config: ModelConfig, outputs: dict[str, np.ndarray], body: AttentionRequest) -> dict[str, Any] | None:
+    post = Postprocessing.from_config(config)
     if post.output not in outputs or post.type == "image":
         return None
     return post.classify(outputs, body.top_k, body.threshold)

@@ -8,12 +8,13 @@ share of the per-request CPU.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Awaitable, TypeVar
+from collections.abc import Awaitable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
 from ..core.auth import check_admin, check_api_key, presented_token
-from ..core.errors import InvalidInput
+from ..core.errors import ClientDisconnected
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
@@ -22,15 +23,18 @@ T = TypeVar("T")
 
 
 async def get_repository(request: Request) -> ModelRepository:
-    return request.app.state.repository
+    repository: ModelRepository = request.app.state.repository
+    return repository
 
 
 async def get_app_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def get_metrics(request: Request) -> Metrics:
-    return request.app.state.metrics
+    metrics: Metrics = request.app.state.metrics
+    return metrics
 
 
 def _presented_token(request: Request) -> str | None:
@@ -73,10 +77,3 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
         await asyncio.gather(task, return_exceptions=True)
         raise ClientDisconnected()
     return task.result()
-
-
-class ClientDisconnected(InvalidInput):
-    """The client closed the connection; nobody will read the answer."""
-
-    def __init__(self) -> None:
-        super().__init__("client disconnected before the response was ready")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
@@ -17,7 +19,7 @@ async def server_metadata() -> dict:
 
 
 @router.get("/v2/health/live", summary="Liveness: the process runs")
-async def live() -> dict:
+async def live() -> dict[str, Any]:
     return {"live": True}
 
 
@@ -42,11 +44,11 @@ async def model_version_metadata(model_name: str, model_version: str, repo: Repo
     return metadata.model_metadata(repo, model_name, model_version)
 
 
-_READY_RESPONSES = {503: {"description": "Model known but not ready; the body says why"}}
+_READY_RESPONSES: dict[int | str, dict[str, Any]] = {503: {"description": "Model known but not ready; the body says why"}}
 
 
 @router.get("/v2/models/{model_name}/ready", summary="Model readiness", responses=_READY_RESPONSES)
-async def model_ready(model_name: str, repo: Repo) -> dict:
+async def model_ready(model_name: str, repo: Repo) -> dict[str, Any]:
     mv = repo.get(model_name)
     return {"name": model_name, "version": str(mv.version), "ready": True}
 
@@ -56,7 +58,7 @@ async def model_ready(model_name: str, repo: Repo) -> dict:
     summary="Readiness of one model version",
     responses=_READY_RESPONSES,
 )
-async def model_version_ready(model_name: str, model_version: str, repo: Repo) -> dict:
+async def model_version_ready(model_name: str, model_version: str, repo: Repo) -> dict[str, Any]:
     mv = repo.get(model_name, model_version)
     return {"name": model_name, "version": str(mv.version), "ready": True}
 

@@ -61,12 +61,13 @@ _OPENAPI = {
 }
 
 
-async def _infer(model_name: str, model_version: str | None, request: Request, repo: Repo, settings: AppSettings):
+async def _infer(model_name: str, model_version: str | None, request: Request, repo: Repo,
+                 settings: AppSettings) -> Response:
     body = await request.body()
     parsed = parse_request(body, request.headers.get(HEADER), max_depth=settings.max_json_depth)
     requested = None if parsed.outputs is None else [o.name for o in parsed.outputs]
     answer = await unless_disconnected(
-        request, run_inference(repo, model_name, model_version, parsed.inputs, requested, parsed.timeout_s)
+        request, run_inference(repo, model_name, model_version, parsed.inputs, requested, parsed.parameters.get("timeout"))
     )
     payload, header_length = build_response(model_name, answer.model_version, parsed, answer.outputs, answer.datatypes)
     if header_length is None:

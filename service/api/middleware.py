@@ -2,15 +2,23 @@
 
 Pure ASGI rather than BaseHTTPMiddleware, because the latter costs a task and a
 stream copy per request on the hot path.
+
+Early answers (413 for a declared oversized body, 503 from admission) are sent
+before the body is read. Closing at once would reset the connection under a
+client that is still writing (urllib, requests and tritonclient write the whole
+body before they read): they would see BrokenPipeError or ConnectionResetError
+instead of the answer. So the answer goes out first, then the body is read and
+discarded, up to DRAIN_BYTES and DRAIN_SECONDS, and only then the connection closes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +44,13 @@ _DOCS_CSP = (
     b"connect-src 'self'; frame-ancestors 'none'",
 )
 _DOC_PATHS = ("/docs",)
+_RETRY_AFTER = [(b"retry-after", b"1")]
+# Bounds on the body discarded after an early answer: past them the connection
+# is closed anyway (a client sending more, or stalling, pays for it, not the server).
+DRAIN_BYTES = 256 * 1024 * 1024
+DRAIN_SECONDS = 10.0
+# A body this small has usually arrived with its headers: draining it first costs nothing.
+SMALL_BODY = 64 * 1024
 
 
 class RequestContextMiddleware:
@@ -58,7 +73,7 @@ class RequestContextMiddleware:
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _too_large(send, rid, int(declared), self.max_body_bytes)
+            await _too_large(scope, receive, send, rid, int(declared), self.max_body_bytes)
             request_id.reset(token)
             return
 
@@ -80,7 +95,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                extra = [(b"x-request-id", rid.encode())] + _SECURITY_HEADERS
+                extra = [(b"x-request-id", rid.encode()), *_SECURITY_HEADERS]
                 extra.append(_DOCS_CSP if path.startswith(_DOC_PATHS) else _STRICT_CSP)
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
@@ -100,23 +115,70 @@ class RequestContextMiddleware:
             request_id.reset(token)
 
 
-async def _too_large(send: Send, rid: str, received: int, limit: int) -> None:
+async def _too_large(scope: Scope, receive: Receive, send: Send, rid: str, received: int, limit: int) -> None:
     message = f"request body of {received} bytes exceeds the limit of {limit} bytes"
-    await _send_error(send, 413, message, [(b"x-request-id", rid.encode())])
+    await answer_before_body(scope, receive, send, 413, error_body(message), [(b"x-request-id", rid.encode())])
 
 
-async def _send_error(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]]) -> None:
+def error_body(message: str) -> bytes:
+    return orjson.dumps({"error": message})
+
+
+async def answer_before_body(
+    scope: Scope, receive: Receive, send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """Answer a request whose body was not read, so that every client can read the answer.
+
+    A small body (the usual rejected inference) is drained first and the
+    connection stays open for the next request. A large or unsized one gets the
+    answer at once (a client that reads early, like curl, has it), but the
+    response is completed, and the connection closed, only after the body is
+    drained: closing with unread data would reset the socket under the writer."""
+    declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+    small = declared.isdigit() and int(declared) <= SMALL_BODY
+    if small:
+        await _drain(receive)
     await send({
         "type": "http.response.start",
         "status": status,
-        "headers": [(b"content-type", b"application/json"), *headers, *_SECURITY_HEADERS],
+        "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            *([] if small else [(b"connection", b"close")]), *headers, *_SECURITY_HEADERS,
+        ],
     })
-    await send({"type": "http.response.body", "body": orjson.dumps({"error": message})})
+    await send({"type": "http.response.body", "body": body, "more_body": not small})
+    if not small:
+        await _drain(receive)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _drain(receive: Receive) -> None:
+    try:
+        await asyncio.wait_for(_discard_body(receive, DRAIN_BYTES), DRAIN_SECONDS)
+    except TimeoutError:
+        pass
+
+
+async def _discard_body(receive: Receive, limit: int) -> None:
+    discarded = 0
+    while discarded <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return  # the client went away
+        discarded += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 class AdmissionMiddleware:
     """Caps the inference requests handled at once; the excess gets 503 + Retry-After
-    before its body is even read. Health, metadata and metrics stay answerable."""
+    before its body is even read. Health, metadata and metrics stay answerable.
+
+    It wraps the whole application, outside Starlette's own middleware and the
+    request-context one: under overload most requests are rejections, and each
+    one's CPU comes out of the server's capacity for the admitted ones (on one
+    core, four rejections per admitted request at 5x). So a rejection is a
+    pre-encoded answer: no request id, no access log line, no routing."""
 
     def __init__(
         self, app: ASGIApp, limit: int = 0, on_reject: Callable[[], None] = lambda: None,
@@ -125,13 +187,22 @@ class AdmissionMiddleware:
         self.app = app
         # The app passes the Admission it shares with the gRPC front door: one count, one cap.
         self.admission = admission or Admission(limit, on_reject)
+        self.rejection_body = error_body(self.admission.message)
+        self.rejection_bytes: bytes | None = None  # the whole HTTP answer, for fastpath.py
+
+    @property
+    def full(self) -> bool:
+        return self.admission.inflight >= self.admission.limit
+
+    def on_reject(self) -> None:
+        self.admission.on_reject()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/v2/models/"):
             await self.app(scope, receive, send)
             return
         if not self.admission.try_enter():
-            await _send_error(send, 503, self.admission.message, [(b"retry-after", b"1")])
+            await answer_before_body(scope, receive, send, 503, self.rejection_body, _RETRY_AFTER)
             return
         try:
             await self.app(scope, receive, send)

@@ -26,12 +26,14 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..friendly import preprocess
-from ..core.errors import InvalidInput, PayloadTooLarge, Unprocessable
-from ..friendly.postprocess import Postprocessing, image_array, to_png
+from ..core.config import ModelConfig
+from ..core.errors import InvalidInput, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
+from ..friendly import preprocess
+from ..friendly.postprocess import Postprocessing, image_array, to_png
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
+from .schemas import PNG, PredictResponse, Timeout
 
 router = APIRouter(tags=["friendly endpoints"], dependencies=[ApiKey])
 
@@ -59,7 +61,7 @@ class PredictRequest(BaseModel):
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="Multi-label cut-off (default from config).")
     format: Literal["json", "png"] | None = Field(None, description="Image-output models: png (one item) or json.")
     upscale: int = Field(1, ge=1, le=64, description="Image-output models: integer PNG enlargement (nearest).")
-    timeout_s: float | None = Field(None, gt=0, le=600, description="Give up after this many seconds (504).")
+    timeout: Timeout = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> PredictRequest:
@@ -69,7 +71,7 @@ class PredictRequest(BaseModel):
         return self
 
 
-def _openapi() -> dict:
+def _openapi() -> dict[str, Any]:
     binary = {"schema": {"type": "string", "format": "binary"}}
     return {
         "requestBody": {"required": True, "content": {
@@ -79,21 +81,36 @@ def _openapi() -> dict:
             "image/png": binary,
             "image/jpeg": binary,
         }},
-        "responses": {
-            "200": {"description": "Labels with probabilities; image-output models may answer image/png",
-                    "content": {"image/png": binary}},
-            "400": {"description": "Corrupt or non-image upload, wrong channels, NaN/Inf"},
-            "404": {"description": "Unknown model or version"},
-            "413": {"description": "Too many items, too long a text or sequence, too large an image"},
-            "422": {"description": "Invalid JSON body, empty text, field not taken by this model"},
-        },
     }
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": PredictResponse, "content": PNG,
+          "description": "Labels with probabilities; image-output models may answer image/png"},
+    400: {"description": "Corrupt or non-image upload, wrong channels, NaN/Inf"},
+    404: {"description": "Unknown model or version"},
+    413: {"description": "Too many items, too long a text or sequence, too large an image"},
+    415: {"description": "A Content-Type other than JSON, multipart, PNG or JPEG"},
+    422: {"description": "Invalid JSON body, empty text, field not taken by this model"},
+}
+
+
+def _sniff(body: bytes) -> str | None:
+    """PNG or JPEG by their magic bytes, else None."""
+    if body.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if body.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    return None
 
 
 async def _parse(request: Request, settings: Settings) -> tuple[PredictRequest | None, list[tuple[bytes, str]]]:
     """The JSON body, or the uploaded files as (bytes, where) pairs."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype in ("", "application/json"):
+    # No Content-Type, or curl's default for --data-binary: look at the bytes rather than call a PNG invalid JSON.
+    if ctype in ("", "application/x-www-form-urlencoded"):
+        ctype = _sniff(await request.body()) or ctype or "application/json"
+    if ctype == "application/json":
         try:
             return PredictRequest.model_validate_json(await request.body()), []
         except ValidationError as exc:
@@ -114,12 +131,12 @@ async def _parse(request: Request, settings: Settings) -> tuple[PredictRequest |
             await form.close()
     if ctype.startswith("image/") or ctype == "application/octet-stream":
         return None, [(await request.body(), "body")]
-    raise InvalidInput(
+    raise UnsupportedMediaType(
         f"unsupported Content-Type {ctype!r}; expected application/json, multipart/form-data, image/png or image/jpeg"
     )
 
 
-def _json_items(body: PredictRequest, config, kind: str, settings: Settings) -> list:
+def _json_items(body: PredictRequest, config: ModelConfig, kind: str, settings: Settings) -> list[Any]:
     """Per-item feeds (or, for encoded images, (bytes, where) pairs decoded later off the loop)."""
     field = next(f for fields in ITEM_FIELDS.values() for f in fields if getattr(body, f) is not None)
     if field not in ITEM_FIELDS[kind]:
@@ -154,15 +171,15 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
     kind = preprocess.kind_of(config)
     if kind is None:
         raise Unprocessable(
-            f"model {name!r} declares no friendly preprocessing (preprocessing.type is "
-            f"{config.preprocessing.get('type')!r}; expected 'image', 'sequence' or 'chars'): use /infer"
+            f"model {name!r} declares no friendly preprocessing (preprocessing.type is None; "
+            "expected 'image', 'sequence' or 'chars'): use /infer"
         )
     post = Postprocessing.from_config(config)
     timeout = None
     if body is not None:  # body values win over query parameters
         top_k = body.top_k or top_k
         threshold = body.threshold if body.threshold is not None else threshold
-        fmt, timeout = body.format or fmt, body.timeout_s
+        fmt, timeout = body.format or fmt, body.timeout
         upscale = body.upscale if body.upscale != 1 else upscale
         items = _json_items(body, config, kind, settings)
     else:
@@ -194,20 +211,20 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
     return _json({"model_name": name, "model_version": version, "predictions": predictions})
 
 
-def _image_answer(name: str, version: str, post: Postprocessing, outputs: list[dict], fmt: str,
+def _image_answer(name: str, version: str, post: Postprocessing, outputs: list[dict[str, np.ndarray]], fmt: str | None,
                   upscale: int) -> Response:
     arrays = [image_array(o, post) for o in outputs]
     if fmt == "png":
         return Response(to_png(arrays[0], upscale), media_type="image/png")
     predictions = [
-        {"output": post.output, post.output: np.asarray(o[post.output]).tolist(),
+        {"output": post.output, "values": np.asarray(o[post.output]).tolist(),
          "png_b64": base64.b64encode(to_png(a, upscale)).decode("ascii")}
         for o, a in zip(outputs, arrays)
     ]
     return _json({"model_name": name, "model_version": version, "predictions": predictions})
 
 
-def _json(payload: dict) -> Response:
+def _json(payload: dict[str, Any]) -> Response:
     return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
 
 
@@ -218,7 +235,7 @@ Upscale = Query(1, ge=1, le=64, description="Image-output models: integer PNG en
 
 
 @router.post("/v2/models/{model_name}/predict", summary="Predict from images, sequences or text",
-             openapi_extra=_openapi())
+             openapi_extra=_openapi(), responses=RESPONSES)
 async def predict(model_name: str, request: Request, repo: Repo, settings: AppSettings,
                   top_k: int | None = TopK, threshold: float | None = Threshold,
                   format: Literal["json", "png"] | None = Format, upscale: int = Upscale) -> Response:
@@ -226,7 +243,7 @@ async def predict(model_name: str, request: Request, repo: Repo, settings: AppSe
 
 
 @router.post("/v2/models/{model_name}/versions/{model_version}/predict", summary="Predict with a named version",
-             openapi_extra=_openapi())
+             openapi_extra=_openapi(), responses=RESPONSES)
 async def predict_version(model_name: str, model_version: str, request: Request, repo: Repo, settings: AppSettings,
                           top_k: int | None = TopK, threshold: float | None = Threshold,
                           format: Literal["json", "png"] | None = Format, upscale: int = Upscale) -> Response:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import APIRouter, Request
 
-from ..core.config import ConfigError
-from ..core.errors import InvalidInput
+from ..core.errors import ConfigError, InvalidInput
 from ..core.repository import State
 from .deps import Admin, ApiKey, Repo
 
@@ -15,7 +16,7 @@ router = APIRouter(tags=["model repository"])
 
 @router.post("/v2/repository/index", summary="List every model with its versions, state and reason",
              dependencies=[ApiKey])
-async def index(request: Request, repo: Repo) -> list[dict]:
+async def index(request: Request, repo: Repo) -> list[dict[str, Any]]:
     ready_only = False
     body = await request.body()
     if body.strip():
@@ -34,7 +35,7 @@ async def index(request: Request, repo: Repo) -> list[dict]:
     dependencies=[Admin],
     responses={400: {"description": "The model failed to load; the previous load keeps serving"}},
 )
-async def load(model_name: str, repo: Repo) -> dict:
+async def load(model_name: str, repo: Repo) -> dict[str, Any]:
     try:
         entry = await repo.load(model_name)
     except ConfigError as exc:
@@ -46,6 +47,6 @@ async def load(model_name: str, repo: Repo) -> dict:
 
 @router.post("/v2/repository/models/{model_name}/unload", summary="Unload a model (admin); it drains first",
              dependencies=[Admin])
-async def unload(model_name: str, repo: Repo) -> dict:
+async def unload(model_name: str, repo: Repo) -> dict[str, Any]:
     await repo.unload(model_name)
     return {"name": model_name, "state": State.UNLOADED.value}

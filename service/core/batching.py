@@ -8,6 +8,8 @@ Rules (GUIDE §3):
   counted from the first queued request, runs out, or when nothing runs any more.
 - Cancelled and expired requests are dropped before they run; every future is
   resolved on every path (result, model error, deadline, shutdown).
+- Batch isolation (isolation.py): a batch that fails is bisected until the
+  request that caused it has run alone; only that one gets the error.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
 from . import padding
 from .config import ModelConfig
-from .errors import DeadlineExceeded, InvalidInput, ModelExecutionError, Overloaded, ServiceError, ShuttingDown
+from .errors import DeadlineExceeded, ModelExecutionError, Overloaded, ServiceError, ShuttingDown
+from .isolation import Quarantine, digest
 
 Execute = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
@@ -40,8 +44,8 @@ class Result:
 class _Pending:
     inputs: dict[str, np.ndarray]
     rows: int
-    key: tuple
-    future: asyncio.Future
+    key: tuple[Any, ...]
+    future: asyncio.Future[Result]
     enqueued: float
     deadline: float | None = None
 
@@ -76,10 +80,11 @@ class Batcher:
         self.instances = knobs.instance_count
         self._queue: deque[_Pending] = deque()
         self._running = 0
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._signal = asyncio.Event()
         self._closing = False
-        self._loop_task: asyncio.Task | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self.quarantine = Quarantine()
 
     # -- public API ---------------------------------------------------------
 
@@ -96,23 +101,23 @@ class Batcher:
             self._loop_task = asyncio.get_running_loop().create_task(self._dispatch_loop())
 
     async def submit(self, inputs: dict[str, np.ndarray], timeout_s: float | None = None) -> Result:
-        """Queue one request (inputs carry a batch axis when the model is batched)."""
+        """Queue one request the repository has checked (validation.py; inputs carry a
+        batch axis when the model is batched) and await its own result or error."""
         name = self.config.name
         if self._closing:
             raise ShuttingDown(f"model {name!r} is shutting down and accepts no new requests")
         rows = next(iter(inputs.values())).shape[0] if self.config.batched else 1
-        if rows > self.max_rows:
-            raise InvalidInput(
-                f"model {name!r}: batch of {rows} rows exceeds max_batch_size {self.max_rows}"
-            )
         if len(self._queue) >= self.max_queue_size:
             raise Overloaded(f"model {name!r}: queue is full (max_queue_size={self.max_queue_size}); retry later")
         loop = asyncio.get_running_loop()
         now = time.monotonic()
+        key = padding.batch_key(self.config, inputs) if self.config.batched else ()
+        if self.quarantine and digest(inputs) in self.quarantine:
+            key = ("alone", object())  # failed alone before: shares no batch, costs one run
         pending = _Pending(
             inputs=inputs,
             rows=rows,
-            key=padding.batch_key(self.config, inputs) if self.config.batched else (),
+            key=key,
             future=loop.create_future(),
             enqueued=now,
             deadline=None if timeout_s is None else now + timeout_s,
@@ -124,7 +129,7 @@ class Batcher:
             if timeout_s is None:
                 return await pending.future
             return await asyncio.wait_for(asyncio.shield(pending.future), timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if not pending.future.done():
                 pending.future.cancel()  # dropped before it runs
             raise DeadlineExceeded(f"model {name!r}: request timed out after {timeout_s:g} s") from None
@@ -200,7 +205,7 @@ class Batcher:
                 if remaining > 0 and self._compatible_rows() < self.max_rows:
                     try:
                         await asyncio.wait_for(self._signal.wait(), remaining)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                     continue
             batch = self._take()
@@ -209,29 +214,64 @@ class Batcher:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _run_batch(self, batch: list[_Pending]) -> None:
+    async def _execute_batch(self, batch: list[_Pending]) -> tuple[list[dict[str, np.ndarray]], float, float]:
+        """One runtime call for `batch`: (outputs per request, start time, compute seconds)."""
+        if self.config.batched:
+            inputs, parts = padding.stack(self.config, [p.inputs for p in batch])
+        else:
+            inputs, parts = batch[0].inputs, []
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        outputs = await loop.run_in_executor(self._executor, self._execute, inputs)
+        compute = time.monotonic() - started
+        per_request = padding.unstack(self.config, outputs, parts) if self.config.batched else [outputs]
+        if len(per_request) != len(batch):  # never trust zip with other people's answers
+            raise ModelExecutionError(
+                f"model {self.config.name!r}: {len(per_request)} results for a batch of {len(batch)} requests"
+            )
+        self._observer.on_batch(sum(p.rows for p in batch), compute)
+        return per_request, started, compute
+
+    async def _run_group(self, batch: list[_Pending]) -> None:
+        """Run `batch`; if it fails, bisect until each failing request has run alone."""
+        batch = [p for p in batch if not p.future.done()]  # cancelled while a half ran
+        if not batch:
+            return
         rows = sum(p.rows for p in batch)
         try:
-            if self.config.batched:
-                inputs, parts = padding.stack(self.config, [p.inputs for p in batch])
-            else:
-                inputs, parts = batch[0].inputs, []
-            started = time.monotonic()
-            loop = asyncio.get_running_loop()
-            outputs = await loop.run_in_executor(self._executor, self._execute, inputs)
-            compute = time.monotonic() - started
-            per_request = padding.unstack(self.config, outputs, parts) if self.config.batched else [outputs]
-            self._observer.on_batch(rows, compute)
-            for pending, result in zip(batch, per_request):
-                if not pending.future.done():
-                    pending.future.set_result(Result(result, started - pending.enqueued, compute, rows))
-        except Exception as exc:  # fan the error out to every request of the batch
-            error = exc if isinstance(exc, ServiceError) else ModelExecutionError(
-                f"model {self.config.name!r} failed: {exc}"
-            )
+            per_request, started, compute = await self._execute_batch(batch)
+        except Exception as exc:
+            if len(batch) > 1:
+                # The error may quote any request's values, so nobody sees it:
+                # each half runs again and only a request that fails alone is told.
+                half = len(batch) // 2
+                await self._run_group(batch[:half])
+                await self._run_group(batch[half:])
+                return
+            pending = batch[0]
+            self.quarantine.add(digest(pending.inputs))
+            if not pending.future.done():
+                pending.future.set_exception(self._error(exc))
+            return
+        for pending, result in zip(batch, per_request):
+            if not pending.future.done():
+                pending.future.set_result(Result(result, started - pending.enqueued, compute, rows))
+
+    def _error(self, exc: Exception) -> ServiceError:
+        if isinstance(exc, ServiceError):
+            return exc
+        return ModelExecutionError(f"model {self.config.name!r} failed: {exc}")
+
+    async def _run_batch(self, batch: list[_Pending]) -> None:
+        try:
+            await self._run_group(batch)
+        except BaseException as exc:  # a bug in the batcher itself: still resolve every future
             for pending in batch:
                 if not pending.future.done():
-                    pending.future.set_exception(error)
+                    pending.future.set_exception(self._error(exc) if isinstance(exc, Exception) else ShuttingDown(
+                        f"model {self.config.name!r} stopped before the request could run"))
+            if not isinstance(exc, Exception):
+                raise
         finally:
             self._running -= 1
             self._signal.set()

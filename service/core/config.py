@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from .datatypes import DATATYPES
-from .errors import ServiceError
+from .errors import ConfigError
+from .processing import (
+    ClassificationPostprocessing,
+    Postprocessing,
+    Preprocessing,
+    check_names,
+    default_classification,
+    empty_as_none,
+)
 
 CONFIG_FILENAME = "config.json"
-
-
-class ConfigError(ServiceError):
-    """A config file is missing, unreadable or inconsistent; the model is unavailable."""
 
 
 class TensorSpec(BaseModel):
@@ -34,6 +39,14 @@ class TensorSpec(BaseModel):
     pad_value: float = 0.0
     # Per-tensor override of the model's NaN/Inf policy (inputs only).
     allow_nonfinite: bool | None = None
+    # Value constraints (inputs only), checked before a request is queued so a
+    # batch never meets a value the graph cannot take (see constraints.py):
+    # every value within [low, high] (an id range is [0, vocab_size - 1]) ...
+    value_range: tuple[float, float] | None = None
+    # ... every value one of these (a 0/1 mask is [0, 1]) ...
+    allowed_values: list[float] | None = None
+    # ... every value a valid length of this named axis: 1 <= value <= its length.
+    length_of: str | None = None
     description: str = ""
 
     @field_validator("datatype")
@@ -62,6 +75,17 @@ class TensorSpec(BaseModel):
         for dim, axis in zip(self.dims, self.axis_names):
             if axis is not None and dim != -1:
                 raise ValueError(f"axis {axis!r} is named but its dim is {dim}, not -1")
+        return self
+
+    @model_validator(mode="after")
+    def _constraints_fit(self) -> TensorSpec:
+        constrained = self.value_range or self.allowed_values or self.length_of
+        if constrained and self.datatype == "BYTES":
+            raise ValueError("value constraints apply to numeric tensors, not BYTES")
+        if self.value_range is not None and self.value_range[0] > self.value_range[1]:
+            raise ValueError(f"value_range low must not exceed high, got {list(self.value_range)}")
+        if self.allowed_values is not None and not self.allowed_values:
+            raise ValueError("allowed_values must not be empty")
         return self
 
     def axis_name(self, index: int) -> str | None:
@@ -119,8 +143,10 @@ class ModelConfig(BaseModel):
     version_policy: VersionPolicy = VersionPolicy()
     allow_nonfinite: bool = False
     labels: list[str] = []
-    preprocessing: dict[str, Any] = {}
-    postprocessing: dict[str, Any] = {}
+    # Typed per kind (service/core/processing.py): an unknown key fails at load, naming it.
+    preprocessing: Annotated[Preprocessing | None, BeforeValidator(empty_as_none)] = None
+    postprocessing: Annotated[Postprocessing, BeforeValidator(default_classification)] = (
+        ClassificationPostprocessing())
     provenance: dict[str, Any] = {}
 
     @field_validator("platform")
@@ -144,6 +170,14 @@ class ModelConfig(BaseModel):
                 raise ValueError(
                     f"output {spec.name!r} names axes {sorted(unknown)} that no input declares"
                 )
+        for spec in self.input:
+            if spec.length_of is not None and spec.length_of not in input_axes:
+                raise ValueError(
+                    f"input {spec.name!r}: length_of names axis {spec.length_of!r}, "
+                    f"but the inputs declare only {sorted(input_axes)}"
+                )
+        check_names(self.preprocessing, self.postprocessing, [s.name for s in self.input],
+                    [s.name for s in self.output])
         too_big = [b for b in self.warmup.batch_sizes if self.max_batch_size and b > self.max_batch_size]
         if too_big:
             raise ValueError(f"warmup batch sizes {too_big} exceed max_batch_size {self.max_batch_size}")
@@ -160,6 +194,11 @@ class ModelConfig(BaseModel):
         return self.max_batch_size > 0
 
 
+def _problem(err: ErrorDetails) -> str:
+    # pydantic's "Extra inputs are not permitted" hides that the key is simply unknown (often misspelled).
+    return "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+
+
 def load_model_config(model_dir: Path) -> ModelConfig:
     """Read and validate `<model_dir>/config.json`; raise ConfigError naming the problem."""
     path = Path(model_dir) / CONFIG_FILENAME
@@ -173,7 +212,7 @@ def load_model_config(model_dir: Path) -> ModelConfig:
         config = ModelConfig.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {_problem(err)}" for err in exc.errors()
         )
         raise ConfigError(f"model {model_dir.name!r}: invalid {CONFIG_FILENAME}: {problems}") from None
     if config.name != model_dir.name:

@@ -7,15 +7,20 @@
     │   ├── Forbidden               403  admin endpoints while no admin token is configured
     │   ├── NotFound                404  unknown model or version
     │   ├── PayloadTooLarge         413  body, tensor or item count over a configured limit
+    │   ├── UnsupportedMediaType    415  an upload whose Content-Type (or sniffed bytes) no endpoint takes
     │   └── Unprocessable           422  well-formed but semantically invalid (unknown label, ...)
+    ├── ClientDisconnected          499  the caller hung up before the answer (nginx's code; logged, never read)
     ├── Overloaded                  503  queue full: retry later (carries Retry-After)
     ├── ModelUnavailable            503  model known but not ready (loading, failed, unloaded)
+    │   ├── ConfigError             503  config missing, unreadable or inconsistent with the graph
+    │   └── ProviderError           503  provider=cuda demanded but the session did not obtain CUDA
     ├── ShuttingDown                503  the server is draining
     ├── DeadlineExceeded            504  the request's timeout passed before it ran
     └── ModelExecutionError         500  the runtime failed on valid input
 
 Inference code raises these without knowing HTTP; the API layer maps them with
-`STATUS_CODES` in one place.
+`STATUS_CODES` in one place. A disconnect is not a client error: counting it as
+400 would blame the request for the caller's own timeout, so it gets nginx's 499.
 """
 
 from __future__ import annotations
@@ -57,8 +62,19 @@ class PayloadTooLarge(ClientError):
     pass
 
 
+class UnsupportedMediaType(ClientError):
+    pass
+
+
 class Unprocessable(ClientError):
     pass
+
+
+class ClientDisconnected(ServiceError):
+    """The client closed the connection; nobody will read the answer."""
+
+    def __init__(self, message: str = "client disconnected before the response was ready") -> None:
+        super().__init__(message)
 
 
 class Overloaded(ServiceError):
@@ -67,6 +83,14 @@ class Overloaded(ServiceError):
 
 class ModelUnavailable(ServiceError):
     retry_after = 5.0
+
+
+class ConfigError(ModelUnavailable):
+    """A config file is missing, unreadable or inconsistent; the model is unavailable."""
+
+
+class ProviderError(ModelUnavailable):
+    """CUDA was demanded (provider=cuda) but the session did not obtain it."""
 
 
 class ShuttingDown(ServiceError):
@@ -88,9 +112,13 @@ STATUS_CODES: dict[type[ServiceError], int] = {
     Forbidden: 403,
     NotFound: 404,
     PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     Unprocessable: 422,
     ClientError: 400,
+    ClientDisconnected: 499,
     Overloaded: 503,
+    ConfigError: 503,
+    ProviderError: 503,
     ModelUnavailable: 503,
     ShuttingDown: 503,
     DeadlineExceeded: 504,
@@ -100,6 +128,7 @@ STATUS_CODES: dict[type[ServiceError], int] = {
 
 
 def status_code_for(exc: ServiceError) -> int:
+    """The HTTP status for `exc`: the entry of its most specific class in STATUS_CODES."""
     for cls in type(exc).__mro__:
         if cls in STATUS_CODES:
             return STATUS_CODES[cls]

@@ -18,7 +18,7 @@ from .statistics import Statistics
 from .triton_metrics import Family
 
 # `*_created` series double the scrape size and no dashboard of ours reads them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _LATENCY_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -126,7 +126,7 @@ class Metrics:
 
     def set_model_info(self, model: str, version: str, provider: str | None) -> None:
         # Drop stale provider rows for this version before (re)setting.
-        for labels in list(self.model_info._metrics):  # noqa: SLF001 - prometheus has no public lister
+        for labels in list(self.model_info._metrics):
             if labels[:2] == (model, version):
                 self.model_info.remove(*labels)
         if provider is not None:

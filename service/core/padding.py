@@ -10,6 +10,7 @@ answer it would get alone (the model must mask padding; the reference models do)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ def axis_lengths(config: ModelConfig, inputs: dict[str, np.ndarray]) -> dict[str
     return lengths
 
 
-def batch_key(config: ModelConfig, inputs: dict[str, np.ndarray]) -> tuple:
+def batch_key(config: ModelConfig, inputs: dict[str, np.ndarray]) -> tuple[Any, ...]:
     """Requests can share a batch only when their unnamed dims agree.
 
     Named axes are padded, so they are left out of the key.
@@ -50,7 +51,8 @@ def batch_key(config: ModelConfig, inputs: dict[str, np.ndarray]) -> tuple:
 def _pad_to(array: np.ndarray, target: list[int], value: float) -> np.ndarray:
     if list(array.shape) == target:
         return array
-    out = np.full(target, value, dtype=array.dtype)
+    # A string tensor pads with empty text: a float pad value is no string.
+    out = np.full(target, b"" if array.dtype == object else value, dtype=array.dtype)
     out[tuple(slice(0, n) for n in array.shape)] = array
     return out
 

@@ -16,16 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .batching import Batcher, Result
-from .config import ConfigError, ModelConfig, load_model_config
-from .errors import ModelUnavailable, NotFound, ServiceError, ShuttingDown, status_code_for
+from .config import ModelConfig, load_model_config
+from .errors import ConfigError, ModelUnavailable, NotFound, ServiceError, ShuttingDown, status_code_for
 from .metrics import Metrics
 from .runtime import OrtRuntime
 from .settings import Settings
-from .validation import check_inputs
+from .validation import check_inputs, check_outputs, check_timeout
 
 log = logging.getLogger(__name__)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -85,7 +86,7 @@ class ModelRepository:
         self.models: dict[str, ModelEntry] = {}
         self.startup_done = False
         self._locks: dict[str, asyncio.Lock] = {}
-        self._draining: set[asyncio.Task] = set()
+        self._draining: set[asyncio.Task[None]] = set()
         self._closed = False
 
     # -- discovery and loading ------------------------------------------------
@@ -225,8 +226,8 @@ class ModelRepository:
             return False
         return State.READY in states
 
-    def index(self) -> list[dict]:
-        rows = []
+    def index(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
         for name in sorted(set(self.discover()) | set(self.models)):
             entry = self.models.get(name)
             if entry is None:
@@ -245,20 +246,30 @@ class ModelRepository:
     # -- inference ------------------------------------------------------------
 
     async def infer(
-        self, name: str, version: str | None, inputs: dict[str, np.ndarray], timeout_s: float | None = None
+        self,
+        name: str,
+        version: str | None,
+        inputs: dict[str, np.ndarray],
+        timeout_s: object = None,
+        outputs: list[str] | None = None,
     ) -> tuple[ModelVersion, Result]:
-        """Validate, queue and await one request; record metrics on every path."""
+        """Check everything about the request, then queue and await it; record metrics on every path.
+
+        `timeout_s` is the caller's raw `timeout` parameter and `outputs` the
+        requested output names (None: all); both are checked here, before queueing."""
         started = time.monotonic()
         mv = self.get(name, version)
         for attempt in range(2):
             try:
+                timeout = check_timeout(timeout_s)
+                check_outputs(mv.config, outputs)
                 check_inputs(
                     mv.config, inputs,
                     max_elements=self.settings.max_tensor_elements,
                     max_sequence=self.settings.max_sequence_length,
                 )
                 assert mv.batcher is not None
-                result = await mv.batcher.submit(inputs, timeout_s or self.settings.default_timeout_s)
+                result = await mv.batcher.submit(inputs, timeout or self.settings.default_timeout_s)
             except ShuttingDown:
                 # A reload swapped this version out between lookup and submit: retry on the new one.
                 current = self.get(name, version)

@@ -14,12 +14,15 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from .config import ConfigError, ModelConfig, TensorSpec
+from .config import ModelConfig, TensorSpec
 from .datatypes import ORT_TO_KSERVE, numpy_dtype
-from .errors import ModelExecutionError, ServiceError
+from .errors import ConfigError, InvalidInput, ModelExecutionError, ProviderError
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+# ORT's own error class for "this input is invalid" (an index out of range, ...).
+_ORT_INVALID_ARGUMENT = getattr(ort.capi.onnxruntime_pybind11_state, "InvalidArgument", ())
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -29,10 +32,6 @@ _OPT_LEVELS = {
     "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
-
-
-class ProviderError(ServiceError):
-    """CUDA was demanded (provider=cuda) but the session did not obtain it."""
 
 
 def requested_providers(settings: Settings) -> list[Any]:
@@ -103,6 +102,26 @@ def validate_against_session(config: ModelConfig, session: ort.InferenceSession)
                 raise ConfigError(f"{where}: {kind} {spec.name!r} shape: {problem}")
 
 
+def to_ort_strings(array: np.ndarray) -> np.ndarray:
+    """BYTES travel as `bytes`; ORT string tensors want `str` (it would stringify
+    bytes into "b'a'"). Validation has already checked the UTF-8."""
+    if array.dtype != object:
+        return array
+    flat = [v.decode("utf-8") if isinstance(v, bytes) else v for v in array.reshape(-1)]
+    out = np.empty(array.shape, dtype=object)
+    out.reshape(-1)[:] = flat
+    return out
+
+
+def from_ort_strings(array: np.ndarray) -> np.ndarray:
+    """ORT string outputs come back as `str`: answers carry BYTES as UTF-8 `bytes`."""
+    if array.dtype != object:
+        return array
+    out = np.empty(array.shape, dtype=object)
+    out.reshape(-1)[:] = [v.encode("utf-8") if isinstance(v, str) else v for v in array.reshape(-1)]
+    return out
+
+
 class OrtRuntime:
     """One loaded ONNX model version. Thread-safe: ORT sessions allow concurrent run()."""
 
@@ -131,13 +150,21 @@ class OrtRuntime:
         self._use_io_binding = self.provider == CUDA
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Execute one (batched) call. ORT's InvalidArgument answers 400, anything else 500.
+
+        The message quotes ORT, which may quote input values: the batcher only
+        lets it reach a caller when that caller's request ran alone."""
+        inputs = {name: to_ort_strings(array) for name, array in inputs.items()}
         try:
             if self._use_io_binding:
-                return self._run_bound(inputs)
-            values = self.session.run(self.output_names, inputs)
+                outputs = self._run_bound(inputs)
+            else:
+                outputs = dict(zip(self.output_names, self.session.run(self.output_names, inputs)))
+        except _ORT_INVALID_ARGUMENT as exc:
+            raise InvalidInput(f"model {self.config.name!r} rejected the input: {exc}") from exc
         except Exception as exc:
             raise ModelExecutionError(f"model {self.config.name!r} failed to execute: {exc}") from exc
-        return dict(zip(self.output_names, values))
+        return {name: from_ort_strings(array) for name, array in outputs.items()}
 
     def _run_bound(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         # On CUDA, binding copies each input to the device once and lets ORT

@@ -1,13 +1,20 @@
-"""Checking decoded request tensors against a model's declared inputs.
+"""Everything checkable about one request, checked before it is queued, in one place.
 
-Every message names the model, the input, what was expected and what was received.
+Names, datatypes, shapes, size limits, NaN/Inf, UTF-8 of BYTES, the declared
+value constraints, the row limit, requested outputs and the timeout. A batch
+then can only fail for reasons no single request caused; the batcher only
+schedules. Every message names the model, the input, what was expected and
+what was received, and only the sender's own values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from .config import ModelConfig
+from .constraints import check_values
 from .datatypes import kserve_datatype
 from .errors import InvalidInput, PayloadTooLarge
 
@@ -56,3 +63,38 @@ def check_inputs(
         allow = config.allow_nonfinite if spec.allow_nonfinite is None else spec.allow_nonfinite
         if not allow and array.dtype.kind == "f" and not np.isfinite(array).all():
             raise InvalidInput(f"{where}: NaN or Inf values are not allowed for this model")
+        if spec.datatype == "BYTES":
+            _check_utf8(array, where)
+        check_values(config, spec, tensors, where)
+    if rows is not None and rows > config.max_batch_size:
+        raise InvalidInput(f"{model}: batch of {rows} rows exceeds max_batch_size {config.max_batch_size}")
+
+
+def _check_utf8(array: np.ndarray, where: str) -> None:
+    """ONNX Runtime string tensors hold text: each BYTES element must be UTF-8."""
+    for index, value in enumerate(array.reshape(-1)):
+        if isinstance(value, str):
+            continue
+        try:
+            bytes(value).decode("utf-8")
+        except (UnicodeDecodeError, TypeError):
+            raise InvalidInput(f"{where}: BYTES element {index} is not valid UTF-8 text") from None
+
+
+def check_outputs(config: ModelConfig, requested: Iterable[str] | None) -> None:
+    """Requested outputs must be declared ones: checked before the model runs, not after."""
+    if requested is None:
+        return
+    declared = [s.name for s in config.output]
+    unknown = sorted(set(requested) - set(declared))
+    if unknown:
+        raise InvalidInput(f"model {config.name!r}: unknown output(s) {unknown}; expected some of {sorted(declared)}")
+
+
+def check_timeout(value: object) -> float | None:
+    """The `timeout` request parameter: a positive number of seconds, or absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
+        raise InvalidInput(f"parameter 'timeout' must be a positive number of seconds, got {value!r}")
+    return float(value)

@@ -2,7 +2,7 @@
 
 The weights always come from the model's own output tensor (shape [layers,
 heads, seq, seq] per item), never recomputed here. Which output holds them is
-declared by `postprocessing.attention_output` (or `postprocessing.attentions`); failing that, an output with
+declared by `postprocessing.attention_output`; failing that, an output with
 4 dims whose last two axes are named after an input axis (e.g. "seq") is used.
 """
 
@@ -15,18 +15,14 @@ import numpy as np
 
 from ..core.config import ModelConfig
 from ..core.errors import PayloadTooLarge, Unprocessable
+from ..core.processing import ClassificationPostprocessing
 
 
 def attention_output(config: ModelConfig) -> str | None:
     """The name of the output holding attention weights, or None when the model has none."""
     post = config.postprocessing
-    declared = post.get("attention_output") or post.get("attentions")  # the latter: the models' spelling
-    if declared:
-        if config.output_spec(declared) is None:
-            raise Unprocessable(
-                f"model {config.name!r}: postprocessing.attention_output {declared!r} is not an output; "
-                f"expected one of {[s.name for s in config.output]}"
-            )
+    declared = post.attention_output if isinstance(post, ClassificationPostprocessing) else None
+    if declared:  # checked against the outputs when the config loaded
         return declared
     for spec in config.output:
         names = spec.axis_names or []
@@ -77,7 +73,7 @@ def as_maps(weights: np.ndarray) -> np.ndarray:
 
 def head_mean(weights: np.ndarray) -> np.ndarray:
     """[L, H, T, T] -> [L, T, T]: each layer's heads averaged (rows still sum to 1)."""
-    return as_maps(weights).mean(axis=1)
+    return np.asarray(as_maps(weights).mean(axis=1))
 
 
 def rollout(weights: np.ndarray, residual: float = 0.5) -> np.ndarray:

@@ -14,9 +14,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # before anything imports pyplot: no display, no GUI toolkit
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 # Characters outside the bundled font (CJK, Thai, ...) draw as boxes; that is not worth a warning per call.
 warnings.filterwarnings("ignore", message=r"Glyph .* missing from", category=UserWarning)

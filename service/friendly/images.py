@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..core.config import ModelConfig, TensorSpec
 from ..core.errors import InvalidInput, PayloadTooLarge
+from ..core.processing import ImagePreprocessing
 
 IMAGE_FORMATS = ("PNG", "JPEG")
 MAX_IMAGE_PIXELS = 4096 * 4096  # decoded size; larger uploads answer 413 before decoding
@@ -40,26 +41,24 @@ class ImageSpec:
     def from_config(cls, config: ModelConfig, spec: TensorSpec) -> ImageSpec:
         """The model's `preprocessing` block, read for its image input `spec`."""
         pre = config.preprocessing
-        layout = str(pre.get("layout", "CHW")).upper()
+        if not isinstance(pre, ImagePreprocessing):  # e.g. pixel arrays sent to a model without the block
+            pre = ImagePreprocessing(type="image")
         dims = spec.dims if len(spec.dims) == 3 else [1, *spec.dims]
-        c, h, w = dims if layout == "CHW" else (dims[2], dims[0], dims[1])
-        scale = pre.get("scale", 1.0 / 255.0)
-        if isinstance(scale, dict):  # e.g. {"load_digits": 1/16, "uint8": 1/255}: uploads are 8-bit
-            scale = scale.get("uint8", 1.0 / 255.0)
-        invert = {True: "always", False: "never"}.get(pre.get("invert"), str(pre.get("invert", "never")))
-        vr, mean, std = pre.get("value_range"), pre.get("mean"), pre.get("std")
+        c, h, w = dims if pre.layout == "CHW" else (dims[2], dims[0], dims[1])
         return cls(
-            spec.name, int(pre.get("height", h)), int(pre.get("width", w)), int(pre.get("channels", c)),
-            layout, float(scale), invert, str(pre.get("background", "dark")), str(pre.get("resize", "area")),
-            (float(vr[0]), float(vr[1])) if vr else None,
-            tuple(np.atleast_1d(mean).tolist()) if mean is not None else None,
-            tuple(np.atleast_1d(std).tolist()) if std is not None else None,
+            spec.name, pre.height or h, pre.width or w, pre.channels or c,
+            pre.layout, pre.scale, pre.invert, pre.background, pre.resize, pre.value_range,
+            _per_channel(pre.mean), _per_channel(pre.std),
         )
 
     @property
     def shape(self) -> list[int]:
         return [self.channels, self.height, self.width] if self.layout == "CHW" else [
             self.height, self.width, self.channels]
+
+
+def _per_channel(value: float | list[float] | None) -> tuple[float, ...] | None:
+    return None if value is None else tuple(float(v) for v in np.atleast_1d(value))
 
 
 def open_image(data: bytes, where: str) -> Image.Image:
@@ -100,7 +99,8 @@ def _pixels(image: Image.Image, spec: ImageSpec) -> np.ndarray:
         image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
     image = image.convert("L" if spec.channels == 1 else "RGB")
     if spec.resize != "area":
-        method = {"nearest": Image.NEAREST, "bicubic": Image.BICUBIC}.get(spec.resize, Image.BILINEAR)
+        resampling = Image.Resampling
+        method = {"nearest": resampling.NEAREST, "bicubic": resampling.BICUBIC}.get(spec.resize, resampling.BILINEAR)
         image = image.resize((spec.width, spec.height), method)
     factor = min(image.width // spec.width, image.height // spec.height) // 4
     if factor > 1:
@@ -121,7 +121,7 @@ def area_resize(array: np.ndarray, height: int, width: int, fill: float) -> np.n
     canvas = np.full((height * block, width * block, c), fill, dtype=np.float64)
     top, left = (height * block - h) // 2, (width * block - w) // 2
     canvas[top : top + h, left : left + w] = array
-    return canvas.reshape(height, block, width, block, c).mean(axis=(1, 3))
+    return np.asarray(canvas.reshape(height, block, width, block, c).mean(axis=(1, 3)))
 
 
 def image_tensor(image: Image.Image, spec: ImageSpec) -> np.ndarray:

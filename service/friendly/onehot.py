@@ -94,8 +94,8 @@ def _matrix(vectors: Sequence[Sequence[float]], size: int) -> np.ndarray:
             raise Unprocessable(f"vectors[{n}]: expected {size} values (the vocabulary size), received {len(row)}")
     array = np.asarray(vectors, dtype=np.float64).reshape(len(vectors), size)
     if not np.isfinite(array).all():
-        row = int(np.argwhere(~np.isfinite(array))[0][0])
-        raise Unprocessable(f"vectors[{row}]: NaN or Inf values are not allowed")
+        first = int(np.argwhere(~np.isfinite(array))[0][0])
+        raise Unprocessable(f"vectors[{first}]: NaN or Inf values are not allowed")
     return array
 
 

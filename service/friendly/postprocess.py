@@ -1,11 +1,8 @@
 """Model outputs -> friendly answers, driven by the model's declared `postprocessing` block.
 
-    {"type": "softmax" | "sigmoid" | "none" | "image",
-     "output": "<output name>",          # default: the output with one value per label
-     "applied_in_graph": "softmax" | "sigmoid",   # with type "none": what the graph already did
-     "multi_label": bool,                # default: true when the activation is sigmoid
-     "threshold": 0.5, "top_k": 5,       # defaults; a request may override both
-     "value_range": [0, 1]}              # type "image": pixel range of the output
+The block is typed in service/core/processing.py: classification ("softmax",
+"sigmoid" or "none": output, applied_in_graph, multi_label, threshold, top_k)
+or an image out ("image": output, value_range).
 
 Single-label models answer the top label and the top-k; multi-label models also
 answer every label at or above the threshold. Nothing here knows a model by name.
@@ -15,12 +12,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from ..core.config import ModelConfig
 from ..core.errors import Unprocessable
+from ..core.processing import ImagePostprocessing
 
 DEFAULT_TOP_K = 5
 DEFAULT_THRESHOLD = 0.5
@@ -30,13 +29,13 @@ MAX_UPSCALE = 64
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     shifted = np.asarray(x, dtype=np.float64) - np.max(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
-    return e / e.sum(axis=axis, keepdims=True)
+    return np.asarray(e / e.sum(axis=axis, keepdims=True))
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     # The two branches avoid overflow in exp for large |x|.
-    return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
+    return np.asarray(np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x)))))
 
 
 @dataclass(frozen=True)
@@ -53,23 +52,17 @@ class Postprocessing:
     @classmethod
     def from_config(cls, config: ModelConfig) -> Postprocessing:
         post = config.postprocessing
-        kind = str(post.get("type", "none")).lower()
-        output = post.get("output") or _default_output(config, kind)
-        if config.output_spec(output) is None:
-            raise Unprocessable(
-                f"model {config.name!r}: postprocessing.output {output!r} is not an output; "
-                f"expected one of {[s.name for s in config.output]}"
-            )
-        in_graph = str(post.get("applied_in_graph", "none")).lower()
-        # "type" is what the service applies; never apply what the graph already did.
-        activation = kind if kind in ("softmax", "sigmoid") and kind != in_graph else "none"
-        multi = bool(post.get("multi_label", "sigmoid" in (activation, in_graph)))
-        threshold = post.get("threshold", DEFAULT_THRESHOLD if multi else None)
+        output = post.output or _default_output(config, post.type)  # a declared one is checked at load
         size = _size(config, output)
         labels = list(config.labels) if len(config.labels) == size else [str(i) for i in range(size)]
-        vr = post.get("value_range", [0.0, 1.0])
-        return cls(kind, output, activation, multi, labels, int(post.get("top_k", DEFAULT_TOP_K)),
-                   None if threshold is None else float(threshold), (float(vr[0]), float(vr[1])))
+        if isinstance(post, ImagePostprocessing):
+            return cls(post.type, output, "none", False, labels, DEFAULT_TOP_K, None, post.value_range)
+        in_graph = post.applied_in_graph
+        # "type" is what the service applies; never apply what the graph already did.
+        activation = post.type if post.type != in_graph else "none"
+        multi = post.multi_label if post.multi_label is not None else "sigmoid" in (activation, in_graph)
+        threshold = post.threshold if post.threshold is not None else (DEFAULT_THRESHOLD if multi else None)
+        return cls(post.type, output, activation, multi, labels, post.top_k, threshold, (0.0, 1.0))
 
     def probabilities(self, outputs: dict[str, np.ndarray]) -> np.ndarray:
         """The declared output of one item as a flat float64 vector, activation applied."""
@@ -81,18 +74,19 @@ class Postprocessing:
         return raw
 
     def classify(self, outputs: dict[str, np.ndarray], top_k: int | None = None,
-                 threshold: float | None = None) -> dict:
+                 threshold: float | None = None) -> dict[str, Any]:
         """One item's answer: top label, top-k, labels over the threshold, every probability."""
         probs = self.probabilities(outputs)
         return describe(probs, self.labels, top_k or self.top_k,
                         threshold if threshold is not None else self.threshold, self.multi_label)
 
 
-def describe(probs: np.ndarray, labels: list[str], top_k: int, threshold: float | None, multi_label: bool) -> dict:
+def describe(probs: np.ndarray, labels: list[str], top_k: int, threshold: float | None,
+             multi_label: bool) -> dict[str, Any]:
     order = np.argsort(-probs, kind="stable")
     k = max(1, min(int(top_k), len(probs)))
     best = int(order[0])
-    answer: dict = {
+    answer: dict[str, Any] = {
         "label": labels[best],
         "probability": float(probs[best]),
         "top_k": [{"label": labels[i], "probability": float(probs[i])} for i in order[:k]],
@@ -126,9 +120,11 @@ def image_array(outputs: dict[str, np.ndarray], post: Postprocessing) -> np.ndar
     """One item's image output as [H, W] or [H, W, C] in [0, 1] (CHW and HWC both accepted)."""
     array = np.asarray(outputs[post.output], dtype=np.float64)
     array = array.reshape(array.shape[-3:] if array.ndim >= 3 else array.shape)
-    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
+    shape: tuple[int, ...] = array.shape
+    if len(shape) == 3 and shape[0] in (1, 3) and shape[-1] not in (1, 3):
         array = array.transpose(1, 2, 0)  # CHW -> HWC
-    if array.ndim == 3 and array.shape[-1] == 1:
+    shape = array.shape  # re-read: the transpose may have moved the channel axis
+    if len(shape) == 3 and shape[-1] == 1:
         array = array[..., 0]
     low, high = post.value_range
     return np.clip((array - low) / (high - low), 0.0, 1.0)
@@ -141,7 +137,7 @@ def to_png(array: np.ndarray, upscale: int = 1) -> bytes:
     pixels = np.round(np.asarray(array) * 255.0).astype(np.uint8)
     image = Image.fromarray(pixels)  # uint8 [H, W] -> "L", [H, W, 3] -> "RGB"
     if upscale > 1:
-        image = image.resize((image.width * upscale, image.height * upscale), Image.NEAREST)
+        image = image.resize((image.width * upscale, image.height * upscale), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ import numpy as np
 from ..core.config import ModelConfig, TensorSpec
 from ..core.datatypes import numpy_dtype
 from ..core.errors import InvalidInput, PayloadTooLarge, Unprocessable
+from ..core.processing import ImagePreprocessing, SequencePreprocessing, TextPreprocessing
 from .images import ImageSpec, image_tensor, open_image
 
 KINDS = {"image": "image", "sequence": "sequence", "chars": "text", "text": "text"}
@@ -28,12 +30,11 @@ KINDS = {"image": "image", "sequence": "sequence", "chars": "text", "text": "tex
 
 def kind_of(config: ModelConfig) -> str | None:
     """'image', 'sequence', 'text', or None when the model declares no friendly preprocessing."""
-    return KINDS.get(str(config.preprocessing.get("type", "")).lower())
+    return None if config.preprocessing is None else KINDS[config.preprocessing.type]
 
 
-def _input(config: ModelConfig, key: str, default: TensorSpec | None) -> TensorSpec:
-    """The input named by preprocessing[key], else the default; 422 when neither exists."""
-    name = config.preprocessing.get(key)
+def _input(config: ModelConfig, name: str | None, key: str, default: TensorSpec | None) -> TensorSpec:
+    """The input named by preprocessing.<key> (`name`), else the default; 422 when neither exists."""
     spec = config.input_spec(name) if name else default
     if spec is None:
         raise Unprocessable(
@@ -41,6 +42,16 @@ def _input(config: ModelConfig, key: str, default: TensorSpec | None) -> TensorS
             f"to one of {[s.name for s in config.input]}"
         )
     return spec
+
+
+def _sequence_block(config: ModelConfig) -> SequencePreprocessing:
+    pre = config.preprocessing
+    return pre if isinstance(pre, SequencePreprocessing) else SequencePreprocessing(type="sequence")
+
+
+def _text_block(config: ModelConfig) -> TextPreprocessing:
+    pre = config.preprocessing
+    return pre if isinstance(pre, TextPreprocessing) else TextPreprocessing(type="chars")
 
 
 def _batch(config: ModelConfig, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -72,7 +83,9 @@ def decode_b64(text: str, where: str) -> bytes:
 def image_spec(config: ModelConfig) -> ImageSpec:
     """The image input: preprocessing.input, else the first input shaped like an image."""
     first = next((s for s in config.input if len(s.dims) in (2, 3)), config.input[0])
-    return ImageSpec.from_config(config, _input(config, "input", first))
+    pre = config.preprocessing
+    name = pre.input if isinstance(pre, ImagePreprocessing | SequencePreprocessing) else None
+    return ImageSpec.from_config(config, _input(config, name, "input", first))
 
 
 def image_feeds(config: ModelConfig, data: bytes, where: str) -> dict[str, np.ndarray]:
@@ -89,27 +102,52 @@ def array_feeds(config: ModelConfig, pixels: object, where: str) -> dict[str, np
         array = array.reshape(spec.shape)
     if list(array.shape) != spec.shape:
         raise InvalidInput(f"{where}: expected shape {spec.shape} (or [H, W] for one channel), received {list(array.shape)}")
-    return _batch(config, {spec.input: _finite(array, where)})
+    _finite(array, where)
+    if spec.value_range is not None and spec.mean is None:
+        # The declared pixel range (before any mean/std, which would move it).
+        low, high = spec.value_range
+        outside = (array < low) | (array > high)
+        if outside.any():
+            index = np.argwhere(outside)[0].tolist()
+            raise InvalidInput(
+                f"{where}: pixel value {array[tuple(index)].item():g} at index {index} is outside "
+                f"the model's value_range [{low:g}, {high:g}]"
+            )
+    return _batch(config, {spec.input: array})
 
 
 def _numeric(values: object, where: str) -> np.ndarray:
     try:
-        return np.asarray(values, dtype=np.float32)
+        array = np.asarray(values)
     except (ValueError, TypeError):
         raise InvalidInput(f"{where}: expected a rectangular nested list of numbers") from None
+    if array.dtype.kind not in "iuf" or _has_bool(values):
+        # true/false are not numbers (numpy would read [true, 0] as [1, 0]), nor are strings.
+        raise InvalidInput(f"{where}: expected a rectangular nested list of numbers")
+    return array.astype(np.float32)
+
+
+def _has_bool(values: object) -> bool:
+    if isinstance(values, bool):
+        return True
+    if isinstance(values, (list, tuple)):
+        return any(_has_bool(v) for v in values) if values and isinstance(values[0], (list, tuple)) \
+            else bool in set(map(type, values))
+    return False
 
 
 # -- sequences ----------------------------------------------------------------
 
 
-def sequence_feeds(config: ModelConfig, frames: list, where: str, max_length: int) -> dict[str, np.ndarray]:
+def sequence_feeds(config: ModelConfig, frames: Sequence[Sequence[float]], where: str,
+                   max_length: int) -> dict[str, np.ndarray]:
     """Frames [T, channels] -> feeds of one item (frames, plus lengths when declared)."""
-    pre = config.preprocessing
+    pre = _sequence_block(config)
     named = next((s for s in config.input if s.datatype.startswith("FP") and s.variable), config.input[0])
-    spec = _input(config, "input", named)
-    channels = int(pre.get("channels", spec.dims[-1]))
-    limit = min(int(pre.get("max_length", max_length)), max_length)
-    shortest = max(1, int(pre.get("min_length", 1)))
+    spec = _input(config, pre.input, "input", named)
+    channels = pre.channels or spec.dims[-1]
+    limit = min(pre.max_length or max_length, max_length)
+    shortest = pre.min_length
     if len(frames) < shortest:
         raise Unprocessable(f"{where}: {len(frames)} frame(s); expected at least {shortest}")
     if len(frames) > limit:
@@ -118,10 +156,10 @@ def sequence_feeds(config: ModelConfig, frames: list, where: str, max_length: in
         if len(frame) != channels:
             raise InvalidInput(f"{where}[{t}]: expected {channels} channels, received {len(frame)}")
     array = _finite(_numeric(frames, where), where)
-    if "mean" in pre and "std" in pre:  # only when the service, not the graph, normalises
-        array = (array - np.asarray(pre["mean"], np.float32)) / np.asarray(pre["std"], np.float32)
+    if pre.mean is not None and pre.std is not None:  # only when the service, not the graph, normalises
+        array = (array - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
     feeds = {spec.name: array.astype(numpy_dtype(spec.datatype))}
-    lengths = config.input_spec(pre.get("lengths_input") or "") or next(
+    lengths = config.input_spec(pre.lengths_input or "") or next(
         (s for s in config.input if s.dims == [] and s.datatype.startswith("INT")), None)
     if lengths is not None:
         feeds[lengths.name] = np.asarray(len(frames), dtype=numpy_dtype(lengths.datatype))
@@ -140,32 +178,30 @@ class Tokenized:
 
 def tokenize(config: ModelConfig, text: str, where: str, max_chars: int) -> Tokenized:
     """A string -> token ids, exactly as the training tokenizer (preprocessing type "chars")."""
-    pre = config.preprocessing
-    vocab = list(pre.get("vocab") or [])
+    pre = _text_block(config)
+    vocab = pre.vocab
     if not vocab:
         raise Unprocessable(f"model {config.name!r}: preprocessing.vocab is missing; cannot tokenize text")
     if not text:
         raise Unprocessable(f"{where}: empty string; expected at least 1 character")
     if len(text) > max_chars:
         raise PayloadTooLarge(f"{where}: {len(text)} characters exceed the limit of {max_chars}")
-    unk, cls_id = int(pre.get("unk_id", 1)), int(pre.get("cls_id", 2))
-    if pre.get("lowercase"):
+    if pre.lowercase:
         text = text.lower()
-    add_cls = bool(pre.get("add_cls", False))
-    room = int(pre.get("max_length", max_chars)) - (1 if add_cls else 0)
-    kept = text[-room:] if pre.get("truncation") == "left" else text[:room]
+    room = (pre.max_length or max_chars) - (1 if pre.add_cls else 0)
+    kept = text[-room:] if pre.truncation == "left" else text[:room]
     stoi = {token: i for i, token in enumerate(vocab)}
-    ids = ([cls_id] if add_cls else []) + [stoi.get(ch, unk) for ch in kept]
+    ids = ([pre.cls_id] if pre.add_cls else []) + [stoi.get(ch, pre.unk_id) for ch in kept]
     return Tokenized(ids, [vocab[i] for i in ids], len(kept) < len(text))
 
 
 def text_feeds(config: ModelConfig, tokenized: Tokenized) -> dict[str, np.ndarray]:
     """Token ids -> feeds of one item: the ids input and, when declared, a mask of ones."""
-    pre = config.preprocessing
+    pre = _text_block(config)
     ints = [s for s in config.input if s.datatype.startswith("INT") and s.variable]
-    spec = _input(config, "tokens_input", ints[0] if ints else None)
+    spec = _input(config, pre.tokens_input, "tokens_input", ints[0] if ints else None)
     feeds = {spec.name: np.asarray(tokenized.ids, dtype=numpy_dtype(spec.datatype))}
-    mask = config.input_spec(pre.get("mask_input") or "") or next(
+    mask = config.input_spec(pre.mask_input or "") or next(
         (s for s in config.input if s.name != spec.name and s.variable), None)
     if mask is not None:
         feeds[mask.name] = np.ones(len(tokenized.ids), dtype=numpy_dtype(mask.datatype))

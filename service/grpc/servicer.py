@@ -16,8 +16,15 @@ from google.protobuf import json_format
 
 from ..core.admission import Admission
 from ..core.auth import check_admin, check_api_key, presented_token
-from ..core.config import ConfigError
-from ..core.errors import InvalidInput, ModelUnavailable, NotFound, Overloaded, ServiceError
+from ..core.errors import (
+    ConfigError,
+    DeadlineExceeded,
+    InvalidInput,
+    ModelUnavailable,
+    NotFound,
+    Overloaded,
+    ServiceError,
+)
 from ..core.repository import ModelRepository, State
 from ..core.settings import Settings
 from ..core.statistics import Statistics
@@ -55,7 +62,7 @@ def _reports_errors(method: Handler) -> Handler:
 
 
 def _token(context: grpc.aio.ServicerContext) -> str | None:
-    meta = {key: value for key, value in context.invocation_metadata() or ()}
+    meta = dict(context.invocation_metadata() or ())
     return presented_token(meta.get("authorization"), meta.get("x-api-key"))
 
 
@@ -115,6 +122,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             timeout_s = decoded.request.timeout_s
             remaining = context.time_remaining()
             if remaining is not None:  # the client's deadline is the request's deadline
+                if remaining <= 0:  # already passed: never queued, and not a client input error
+                    raise DeadlineExceeded(f"model {request.model_name!r}: the call's deadline passed before it was queued")
                 timeout_s = remaining if timeout_s is None else min(timeout_s, remaining)
             # A cancelled call cancels this coroutine, and with it the queued request.
             answer = await run_inference(

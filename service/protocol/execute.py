@@ -2,7 +2,7 @@
 
 HTTP (JSON and binary) and gRPC decode their own wire formats, then all of them
 come here, so the repository, batcher, limits, metrics and statistics are shared
-and an unknown requested output is reported with the same words everywhere.
+and every check answers with the same words everywhere.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.errors import InvalidInput
 from ..core.repository import ModelRepository
 
 
@@ -30,15 +29,10 @@ async def run_inference(
     model_version: str | None,
     inputs: dict[str, np.ndarray],
     requested: list[str] | None,
-    timeout_s: float | None,
+    timeout: object,
 ) -> Answer:
-    """Queue one decoded request and check that every requested output exists."""
-    mv, result = await repo.infer(model_name, model_version, inputs, timeout_s)
-    if requested is not None:
-        unknown = sorted(set(requested) - set(result.outputs))
-        if unknown:
-            raise InvalidInput(
-                f"model {model_name!r}: unknown output(s) {unknown}; expected some of {sorted(result.outputs)}"
-            )
+    """Queue one decoded request; the repository checks the inputs, the requested
+    outputs and the raw `timeout` parameter before queueing (core/validation.py)."""
+    mv, result = await repo.infer(model_name, model_version, inputs, timeout, requested)
     datatypes = {s.name: s.datatype for s in mv.config.output}
     return Answer(model_name, str(mv.version), result.outputs, datatypes)

@@ -12,6 +12,7 @@ import numpy as np
 import orjson
 
 from ..core.errors import InvalidInput, PayloadTooLarge
+from ..core.validation import check_timeout
 from .binary import HEADER, BinaryReader, decode_binary_tensor, encode_binary_tensor, split_body
 from .json_tensors import check_datatype, check_shape, decode_json_data, encode_json_data
 
@@ -33,12 +34,7 @@ class InferenceRequest:
 
     @property
     def timeout_s(self) -> float | None:
-        value = self.parameters.get("timeout")
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise InvalidInput(f"parameter 'timeout' must be a positive number of seconds, got {value!r}")
-        return float(value)
+        return check_timeout(self.parameters.get("timeout"))
 
 
 def json_depth(value: Any, limit: int, depth: int = 1) -> None:
@@ -56,7 +52,7 @@ def json_depth(value: Any, limit: int, depth: int = 1) -> None:
                 json_depth(item, limit, depth + 1)
 
 
-def _object(value: Any, what: str) -> dict:
+def _object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidInput(f"{what} must be a JSON object, got {type(value).__name__}")
     return value

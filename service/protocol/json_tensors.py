@@ -32,7 +32,7 @@ def check_shape(name: str, shape: Any) -> list[int]:
 
 
 def check_datatype(name: str, datatype: Any) -> str:
-    if datatype not in DATATYPES:
+    if not isinstance(datatype, str) or datatype not in DATATYPES:
         raise InvalidInput(f"input {name!r}: 'datatype' must be one of {list(DATATYPES)}, got {datatype!r}")
     return datatype
 
@@ -83,6 +83,9 @@ def decode_json_data(name: str, datatype: str, shape: list[int], data: Any) -> n
             raise InvalidInput(f"input {name!r}: nested 'data' is ragged; expected shape {shape}") from None
         if values.dtype == object or values.dtype.kind in "US":
             raise InvalidInput(f"input {name!r}: {datatype} data must be a (nested) array of numbers")
+        if datatype != "BOOL" and values.dtype.kind != "b" and _has_bool(data):
+            # numpy reads [true, 0] as [1, 0]: a bool among numbers is a client bug, not a 1.
+            raise InvalidInput(f"input {name!r}: {datatype} data must be numbers, got true/false values")
         if values.dtype.kind == "f" and numpy_dtype(datatype).kind in "iu" and values.size \
                 and np.abs(values).max() >= _FLOAT_EXACT_INTS:
             values = _exact_ints(name, datatype, _flatten(name, data))
@@ -94,7 +97,13 @@ def decode_json_data(name: str, datatype: str, shape: list[int], data: Any) -> n
     return values.reshape(shape)
 
 
-def _exact_ints(name: str, datatype: str, flat: list) -> np.ndarray:
+def _has_bool(data: list[Any]) -> bool:
+    """Whether any element of (nested) JSON data is true/false; type() per element runs in C."""
+    flat = _flatten("", data) if data and isinstance(data[0], list) else data
+    return bool in set(map(type, flat))
+
+
+def _exact_ints(name: str, datatype: str, flat: list[Any]) -> np.ndarray:
     """numpy reads [0, 2**63 + 1] as float64, which rounds past 2**53: take the JSON ints exactly."""
     if not all(
         (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()) for v in flat
@@ -107,10 +116,10 @@ def _exact_ints(name: str, datatype: str, flat: list) -> np.ndarray:
     return np.array(ints, dtype=numpy_dtype(datatype))
 
 
-def _flatten(name: str, data: list, depth: int = 0) -> list:
+def _flatten(name: str, data: list[Any], depth: int = 0) -> list[Any]:
     if depth > 32:
         raise InvalidInput(f"input {name!r}: 'data' nests deeper than 32 levels")
-    flat: list = []
+    flat: list[Any] = []
     for item in data:
         if isinstance(item, list):
             flat.extend(_flatten(name, item, depth + 1))

@@ -251,7 +251,7 @@ def _pattern_regex(pattern: str) -> re.Pattern:
             if end == -1:
                 raise ValueError(f"unterminated class in {pattern!r}")
             cls = pattern[i + 1 : end]
-            if cls.startswith("!") or cls.startswith("^"):
+            if cls.startswith(("!", "^")):
                 cls = "^" + cls[1:]
             out.append(f"[{cls}]")
             i = end

@@ -337,7 +337,7 @@ def test_requirements_gpu_is_pyproject_with_onnxruntime_gpu():
 
 def _manylinux_platforms(glibc_minor: int) -> list[str]:
     tags = [f"manylinux_2_{m}_x86_64" for m in range(glibc_minor, 4, -1)]
-    return tags + ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
+    return [*tags, "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
 
 
 @pytest.mark.slow

@@ -130,7 +130,7 @@ def test_dashboard_structure_and_datasource():
             for target in panel["targets"]:
                 assert target["datasource"]["uid"] == datasource["uid"]
             grid = panel["gridPos"]
-            assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24
+            assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24
         for var in dashboard["templating"]["list"]:
             assert var["datasource"]["uid"] == datasource["uid"]
 

@@ -216,7 +216,7 @@ def request(port: int, method: str, path: str, body: bytes | None = None, header
 
 def test_spreads_requests_over_replicas(balancer):
     for _ in range(20):
-        status, headers, _ = request(balancer["port"], "GET", "/v2/health/ready")
+        status, _headers, _ = request(balancer["port"], "GET", "/v2/health/ready")
         assert status == 200
     counts = [len(b.requests) for b in balancer["backends"]]
     assert all(c > 0 for c in counts), f"least_conn sent everything to one replica: {counts}"

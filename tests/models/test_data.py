@@ -114,7 +114,7 @@ def test_idx_rejects_truncated_data(tmp_path: Path):
 def test_idx_images_are_area_resized_to_8x8(idx_files):
     images, labels = load_idx_images(*idx_files)
     assert images.shape == (60, 1, 8, 8) and images.dtype == np.float32
-    assert 0.0 <= images.min() and images.max() <= 1.0
+    assert images.min() >= 0.0 and images.max() <= 1.0
     assert labels.tolist()[:3] == [0, 1, 2]
     # the class is a bar's horizontal position: columns differ between classes
     assert np.argmax(images[0, 0].sum(0)) < np.argmax(images[2, 0].sum(0))

@@ -115,3 +115,12 @@ def test_published_config_is_json_with_provenance(tmp_path):
     assert config["name"] == "cnn" and config["max_batch_size"] == 64
     assert set(config["provenance"]) >= {"parity", "onnx"}
     assert np.isclose(config["provenance"]["parity"]["tolerance"], 1e-5)
+
+
+def test_tensor_spec_writes_value_constraints():
+    from models.export import tensor_spec
+
+    spec = tensor_spec("tokens", "INT64", [-1], axis_names=["seq"], value_range=(0, 99))
+    assert spec == {"name": "tokens", "datatype": "INT64", "dims": [-1], "axis_names": ["seq"], "value_range": [0, 99]}
+    assert tensor_spec("mask", "INT64", [-1], allowed_values=[0, 1])["allowed_values"] == [0, 1]
+    assert tensor_spec("lengths", "INT64", [], length_of="time")["length_of"] == "time"

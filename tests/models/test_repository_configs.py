@@ -76,7 +76,7 @@ def test_transformer_answer_and_attention_do_not_depend_on_batch_padding():
     from models.encoding import CharVocab
 
     rt = runtime(REPOSITORY / "langid_transformer")
-    vocab = CharVocab.from_config(rt.config.preprocessing)
+    vocab = CharVocab.from_config(rt.config.model_dump()["preprocessing"])
     requests = []
     for text in ["Oslo", "Vereinigte Arabische Emirate", "Kilometer pro Stunde", "日本"]:
         tokens, mask = vocab.encode_batch([text])
@@ -98,3 +98,27 @@ def test_configs_written_by_the_training_scripts_pass_validation(idx_files, tmp_
     assert train.main(["vowels_gru", "--epochs", "2", "--hidden", "16", "--repository", str(repo)]) == 0
     for model_dir in sorted(repo.iterdir()):
         serve(model_dir).warmup()
+
+
+@pytest.mark.parametrize("model_dir", MODEL_DIRS, ids=lambda p: p.name)
+def test_every_input_declares_the_values_its_graph_can_take(model_dir):
+    """Ids within the embedding, 0/1 masks, lengths within the frames, pixels in [0, 1]:
+    what a batch would otherwise fail on (or silently wrap) is refused before queueing."""
+    rt = runtime(model_dir)
+    value_range = getattr(rt.config.preprocessing, "value_range", None)  # images only
+    pixel_range = None if value_range is None else list(value_range)
+    for spec in rt.config.input:
+        constrained = spec.value_range or spec.allowed_values or spec.length_of
+        if spec.datatype == "INT64":  # ids, masks and lengths: every integer input has a rule
+            assert constrained, f"{model_dir.name}: input {spec.name!r} declares no value constraint"
+        elif pixel_range is not None:
+            assert list(spec.value_range or []) == pixel_range
+        if spec.value_range is not None and spec.datatype == "INT64":
+            # The largest declared id runs; one past it is what ORT's Gather refuses.
+            high = int(spec.value_range[1])
+            feeds = rt.warmup_inputs(1)
+            feeds[spec.name] = np.full_like(feeds[spec.name], high)
+            rt.run(feeds)
+            feeds[spec.name] = np.full_like(feeds[spec.name], high + 1)
+            with pytest.raises(Exception, match="out of data bounds"):
+                rt.run(feeds)

@@ -9,7 +9,7 @@ from scripts.reliability import soak
 
 def test_drift_is_growth_and_slope_after_warmup():
     mb = 1024 * 1024
-    samples = [(float(t), (100 + (50 if t < 5 else t - 5)) * mb) for t in range(0, 11)]
+    samples = [(float(t), (100 + (50 if t < 5 else t - 5)) * mb) for t in range(11)]
     d = soak.drift(samples, warmup_s=5)
     assert d["warm_mb"] == 101.0 and d["end_mb"] == 104.0
     assert d["growth_mb"] == 3.0

@@ -25,9 +25,9 @@ W_ATT = RNG.normal(0, 0.7, (4, 6, 6)).astype(np.float32)  # 2 layers x 2 heads
 W_OUT = RNG.normal(0, 1, (6, 4)).astype(np.float32)
 
 IMAGE_PRE = {
-    "type": "image", "height": 8, "width": 8, "channels": 1, "color": "grayscale", "layout": "CHW",
-    "value_range": [0.0, 1.0], "scale": {"load_digits": 1.0 / 16.0, "uint8": 1.0 / 255.0},
-    "resize": "area", "foreground": "bright", "background": "dark", "invert": "auto",
+    "type": "image", "height": 8, "width": 8, "channels": 1, "layout": "CHW",
+    "value_range": [0.0, 1.0], "scale": 1.0 / 255.0,
+    "resize": "area", "background": "dark", "invert": "auto",
 }
 
 

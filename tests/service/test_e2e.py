@@ -12,7 +12,7 @@ import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from tests.server_process import ServerProcess
+from scripts.launcher import ServerProcess
 
 pytestmark = pytest.mark.slow
 

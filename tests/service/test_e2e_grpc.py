@@ -15,7 +15,7 @@ import tritonclient.http as httpclient
 from onnx import TensorProto, helper
 from tritonclient.utils import InferenceServerException
 
-from tests.server_process import ServerProcess
+from scripts.launcher import ServerProcess
 from tests.tiny_models import write_model
 
 pytestmark = pytest.mark.slow
@@ -99,10 +99,7 @@ def test_infer_typed_contents_both_ways(server):
     assert list(response.outputs[0].contents.fp32_contents) == [12, 14, 16, 18]
 
 
-# The gRPC codec carries BYTES exactly (tests/service/grpc/test_codec.py); onnxruntime wants
-# `str` elements, and that conversion at the runtime boundary is issue #15's. Remove the
-# marker once it is merged: the test then guards the whole path.
-@pytest.mark.xfail(reason="BYTES -> str at the ORT boundary lands with issue #15", strict=False)
+# BYTES through gRPC, the runtime's str conversion for ORT and back: the whole path.
 def test_bytes_tensors_round_trip(server):
     c = client(server)
     text = np.array([[b"hello", b""], ["\u00e9t\u00e9".encode(), "\u00fc".encode()]], dtype=object)

@@ -13,9 +13,15 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.server_process import ServerProcess
+from scripts.launcher import ServerProcess
 from tests.tiny_models import (
-    AFFINE_CONFIG, SEQUENCE_CONFIG, _save, affine_graph, make_repository, sequence_graph, write_model,
+    AFFINE_CONFIG,
+    SEQUENCE_CONFIG,
+    _save,
+    affine_graph,
+    make_repository,
+    sequence_graph,
+    write_model,
 )
 
 pytestmark = pytest.mark.slow

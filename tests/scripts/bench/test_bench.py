@@ -62,7 +62,7 @@ def test_markdown_states_machine_targets_and_verdicts():
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs")
 def test_cpus_are_split_between_server_and_client():
-    server, client, note = split_cpus("on")
+    server, client, _note = split_cpus("on")
     assert server and client and not server & client
     assert split_cpus("off")[:2] == (None, None)
 

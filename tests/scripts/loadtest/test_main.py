@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from scripts.bench.server import ServerProcess
+from scripts.launcher import ServerProcess
 from scripts.loadtest.__main__ import main
 
 from ..conftest import DIGITS_CONFIG

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from scripts.loadtest.parallel import run_async, run_step, split_plan
 from scripts.loadtest.metrics_diff import MetricsScraper
+from scripts.loadtest.parallel import run_async, run_step, split_plan
 from scripts.loadtest.payloads import RequestSpec
 from scripts.loadtest.runner import StepPlan
 

@@ -15,7 +15,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from scripts.loadtest.payloads import (
-    HEADER, build_binary, build_friendly, build_json, encode_tensor, parse_infer_response,
+    HEADER,
+    build_binary,
+    build_friendly,
+    build_json,
+    encode_tensor,
+    parse_infer_response,
 )
 from service.protocol.inference import RequestedOutput, build_response, parse_request
 

@@ -117,13 +117,15 @@ async def test_statuses_and_transport_errors_are_counted_apart():
             raise httpx.ConnectError("refused", request=request)
         if what == "timeout":
             raise httpx.ReadTimeout("slow", request=request)
-        return httpx.Response(what)
+        return httpx.Response(what, headers={"retry-after": "1"} if what == 503 else {})
 
     async with mock_pool(handler) as pool:
         plan = StepPlan(mode="closed", concurrency=1, warmup_s=0.0, duration_s=None, requests=60)
         stats = await run_closed(pool, SPECS, plan, time.monotonic())
-    assert stats.errors == {"429": 10, "503": 10, "504": 10, "connect_error": 10, "timeout": 10}
+    # A rejection that does not say when to retry is counted apart.
+    assert stats.errors == {"429_no_retry_after": 10, "503": 10, "504": 10, "connect_error": 10, "timeout": 10}
     assert stats.ok == 10
+    assert stats.rejected_latencies.size == 20  # how fast both kinds of rejection came back
 
 
 async def test_waiting_for_a_free_connection_counts_in_open_loop_latency():

@@ -34,7 +34,7 @@ def test_digits_are_the_held_out_last_fifth_in_unit_range():
     assert (samples.kind, len(samples.items), samples.synthetic) == ("image", 360, False)
     batch = samples.encode(samples.items[:4])["image"]
     assert batch.shape == (4, 1, 8, 8) and batch.dtype == np.float32
-    assert 0.0 <= batch.min() and batch.max() <= 1.0
+    assert batch.min() >= 0.0 and batch.max() <= 1.0
 
 
 @pytest.mark.skipif(importlib.util.find_spec("aeon") is None, reason="aeon wheel (Japanese Vowels files) not installed")

@@ -39,7 +39,7 @@ def test_poisson_split_over_processes_adds_up_to_the_total_rate():
     assert parts[0][:5] != parts[1][:5]  # independent streams
 
 
-@pytest.mark.parametrize("kwargs", [dict(rate=0, duration_s=1), dict(rate=10), dict(rate=10, duration_s=1, share=(3, 3))])
+@pytest.mark.parametrize("kwargs", [{"rate": 0, "duration_s": 1}, {"rate": 10}, {"rate": 10, "duration_s": 1, "share": (3, 3)}])
 def test_bad_schedules_are_refused(kwargs):
     with pytest.raises(ValueError):
         list(arrival_offsets(**kwargs))

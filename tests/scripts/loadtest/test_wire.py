@@ -114,7 +114,7 @@ async def test_chunked_bodies_and_connection_close_are_followed():
     chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n")
     closing = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-    plain = b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n"
+    plain = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"
     server, url = await scripted_server([chunked, chunked, closing, plain])
     async with server:
         conn = RawConnection(url, 5.0)
@@ -153,3 +153,26 @@ def test_unknown_transport_is_refused():
     with pytest.raises(ValueError, match="transport must be one of"):
         ClientPool.open("http://127.0.0.1:1", 1, 1.0, transport="carrier-pigeon")
 
+
+
+async def test_a_connection_the_server_closed_while_idle_is_reopened_not_failed():
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    state = {"connections": 0}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        state["connections"] += 1
+        head = await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(int(re.search(rb"Content-Length: (\d+)", head).group(1)))
+        writer.write(ok)
+        await writer.drain()
+        writer.close()  # an idle keep-alive timeout: no "Connection: close" announced
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        conn = RawConnection(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", 5.0)
+        first = await conn.send(JSON_SPEC)
+        await asyncio.sleep(0.05)  # the FIN arrives while the connection is idle
+        second = await conn.send(JSON_SPEC)
+        await conn.aclose()
+    assert [first, second] == ["200", "200"]
+    assert state["connections"] == 2 and conn.reconnects == 1

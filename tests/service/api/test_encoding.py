@@ -36,14 +36,24 @@ def test_one_hot_with_a_given_vocabulary_equals_the_training_code(client):
     vocab = ["cat", "dog", "bird"]
     body = encode(client, "one-hot", vocabulary=vocab, labels=["bird", "cat", "bird"]).json()
     np.testing.assert_array_equal(body["vectors"], one_hot([2, 0, 2], 3))
-    assert "vocabulary" not in body  # the caller already has it
+    assert body["vocabulary"] == vocab and body["indices"] is None  # one shape, whatever the source
 
 
-def test_single_items_are_not_nested(client):
-    assert encode(client, "one-hot", vocabulary=["a", "b"], labels="b").json()["vector"] == [0.0, 1.0]
-    assert encode(client, "multi-hot", model="txt_attn", labels=["fr", "en"]).json()["vector"] == [1, 1, 0, 0]
+def test_single_items_answer_a_batch_of_one(client):
+    assert encode(client, "one-hot", vocabulary=["a", "b"], labels="b").json() == {
+        "mode": "one-hot", "format": "dense", "size": 2, "vectors": [[0.0, 1.0]], "indices": None,
+        "ignored": [], "vocabulary": ["a", "b"]}
+    assert encode(client, "multi-hot", model="txt_attn", labels=["fr", "en"]).json()["vectors"] == [[1, 1, 0, 0]]
     sparse = encode(client, "multi-hot", model="txt_attn", labels=["ru", "fr"], format="sparse").json()
-    assert sparse["indices"] == [1, 3]
+    assert sparse["indices"] == [[1, 3]] and sparse["vectors"] is None
+    assert decode(client, "multi-hot", vocabulary=["a", "b"], indices=[1]).json() == {
+        "mode": "multi-hot", "labels": [["b"]]}
+
+
+def test_an_all_zero_one_hot_vector_decodes_to_no_label_not_null(client):
+    body = decode(client, "one-hot", vocabulary=["a", "b"], vectors=[[0.0, 0.0], [0.0, 1.0]]).json()
+    assert body == {"mode": "one-hot", "labels": [[], ["b"]]}
+    assert decode(client, "one-hot", vocabulary=["a", "b"], vectors=[0.0, 0.0]).json()["labels"] == [[]]
 
 
 @pytest.mark.parametrize("fmt", ["dense", "sparse"])
@@ -54,7 +64,7 @@ def test_round_trip(client, fmt):
     decoded = decode(client, "multi-hot", model="txt_attn", **{key: encoded[key]}).json()
     assert [sorted(x) for x in decoded["labels"]] == [sorted(x) for x in sets]
     one = encode(client, "one-hot", model="txt_attn", labels=["de", "en"], format=fmt).json()
-    assert decode(client, "one-hot", model="txt_attn", **{key: one[key]}).json()["labels"] == ["de", "en"]
+    assert decode(client, "one-hot", model="txt_attn", **{key: one[key]}).json()["labels"] == [["de"], ["en"]]
 
 
 def test_multi_hot_decode_uses_the_threshold_like_the_training_code(client):
@@ -63,7 +73,7 @@ def test_multi_hot_decode_uses_the_threshold_like_the_training_code(client):
         got = decode(client, "multi-hot", model="txt_attn", vectors=scores, threshold=threshold).json()["labels"]
         assert got == [MultiHotEncoder(LABELS).decode(row, threshold) for row in scores]
     single = decode(client, "one-hot", vocabulary=["a", "b"], vectors=[0.2, 0.7]).json()
-    assert single == {"mode": "one-hot", "label": "b"}
+    assert single == {"mode": "one-hot", "labels": [["b"]]}
 
 
 def test_unknown_labels_can_be_ignored(client):
@@ -126,8 +136,8 @@ def test_reference_langid_vocabulary_matches_the_training_encoder():
     import os
     from pathlib import Path
 
-    from service.friendly import onehot
     from service.core.settings import DEFAULT_REPOSITORY
+    from service.friendly import onehot
 
     root = Path(os.environ.get("ORTSERVE_REFERENCE_REPOSITORY", DEFAULT_REPOSITORY))
     path = root / "langid_transformer" / "config.json"

@@ -88,14 +88,17 @@ async def test_admission_limit_rejects_early_with_retry_after():
 
     rejected = []
     mw = AdmissionMiddleware(slow_app, limit=1, on_reject=lambda: rejected.append(1))
-    scope = {"type": "http", "method": "POST", "path": "/v2/models/m/infer", "headers": []}
+    scope = {"type": "http", "method": "POST", "path": "/v2/models/m/infer", "headers": [(b"content-length", b"2")]}
 
     async def send(message):
         sent.append(message)
 
+    async def receive():
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
     first = asyncio.ensure_future(mw(scope, None, send))
     await asyncio.sleep(0)
-    await mw(scope, None, send)  # over the limit: answered at once
+    await mw(scope, receive, send)  # over the limit: answered at once, its small body discarded
     assert sent[0]["status"] == 503 and (b"retry-after", b"1") in sent[0]["headers"]
     assert b"limit of 1 concurrent inference requests" in sent[1]["body"]
     assert rejected == [1]
@@ -105,3 +108,29 @@ async def test_admission_limit_rejects_early_with_retry_after():
     await first
     await mw(health, None, send)
     assert sent[-2]["status"] == 200
+
+
+async def test_an_early_answer_to_a_large_body_is_sent_first_and_completed_after_the_drain():
+    chunks = [{"type": "http.request", "body": b"x" * 20_000, "more_body": i < 4} for i in range(5)]
+    events: list = []
+
+    async def receive():
+        message = chunks.pop(0)
+        events.append(("received", len(message["body"])))
+        return message
+
+    async def send(message):
+        events.append((message["type"], message.get("status"), message.get("more_body", False)))
+
+    scope = {"type": "http", "method": "POST", "path": "/v2/models/m/infer",
+             "headers": [(b"content-length", b"100000")]}  # over SMALL_BODY
+    from service.api.middleware import RequestContextMiddleware
+
+    mw = RequestContextMiddleware(lambda *a: None, max_body_bytes=100)
+    await mw(scope, receive, send)
+    assert events == [
+        ("http.response.start", 413, False),
+        ("http.response.body", None, True),  # the whole answer, before the body is read
+        *[("received", 20_000)] * 5,  # then the body is read and discarded
+        ("http.response.body", None, False),  # and only then the response completes (and closes)
+    ]

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from models.data_images import area_resize as training_area_resize
-from tests.service.pictures import png
 from tests.service.friendly_models import W_IMG, W_SEQ, add_friendly_models
+from tests.service.pictures import png
 
 
 @pytest.fixture
@@ -113,7 +113,8 @@ def test_autoencoder_json_mode_returns_the_reconstruction(client):
     grid = np.linspace(0, 1, 64).reshape(1, 8, 8)
     response = client.post("/v2/models/img_ae/predict", json={"images": [grid.tolist()]})
     answer = response.json()["predictions"][0]
-    np.testing.assert_allclose(answer["reconstruction"], 1.0 - grid, atol=1e-6)
+    assert answer["output"] == "reconstruction"
+    np.testing.assert_allclose(answer["values"], 1.0 - grid, atol=1e-6)
     assert Image.open(io.BytesIO(base64.b64decode(answer["png_b64"]))).size == (8, 8)
 
 
@@ -166,7 +167,7 @@ def post_json(client, model: str, raw: str):
          "body: empty upload; expected a PNG or JPEG image"),
         ("img_cls", {"files": [("other", ("a.png", b"x", "image/png"))]}, 422,
          "multipart field 'file' is missing; received fields ['other']"),
-        ("img_cls", {"content": b"a,b", "headers": {"Content-Type": "text/csv"}}, 400,
+        ("img_cls", {"content": b"a,b", "headers": {"Content-Type": "text/csv"}}, 415,
          "unsupported Content-Type 'text/csv'; expected application/json, multipart/form-data, image/png or image/jpeg"),
         ("img_cls", {"json": {"images_b64": ["!!"]}}, 400, "images_b64[0]: not valid base64 (received 2 characters)"),
         ("img_cls", {"json": {"images": [[[0.0] * 8] * 7]}}, 400,
@@ -244,3 +245,40 @@ def test_too_long_sequence_is_413(make_client, tiny_repo):
     response = client.post("/v2/models/seq_cls/predict", json={"sequences": [[[0.0] * 12] * 3, [[0.0] * 12] * 5]})
     assert response.status_code == 413
     assert response.json()["error"] == "sequences[1]: 5 frames exceed the limit of 4"
+
+
+# -- content sniffing and the deadline name -------------------------------------
+
+
+def test_an_image_sent_without_content_type_is_sniffed(client):
+    pixels = digit(2)
+    declared = client.post("/v2/models/img_cls/predict", content=png(pixels),
+                           headers={"Content-Type": "image/png"}).json()
+    # httpx adds no Content-Type for raw bytes: the server must look at the bytes themselves.
+    sniffed = client.post("/v2/models/img_cls/predict", content=png(pixels))
+    assert sniffed.status_code == 200, sniffed.text
+    assert sniffed.json() == declared
+    jpeg = io.BytesIO()
+    Image.fromarray(pixels).save(jpeg, format="JPEG")
+    assert client.post("/v2/models/img_cls/predict", content=jpeg.getvalue()).status_code == 200
+    # curl --data-binary @digit.png without -H sends application/x-www-form-urlencoded.
+    curl = client.post("/v2/models/img_cls/predict", content=png(pixels),
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert curl.json() == declared
+    form = client.post("/v2/models/img_cls/predict", content=b"a=1", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 415
+    assert form.json()["error"].startswith("unsupported Content-Type 'application/x-www-form-urlencoded'")
+
+
+def test_a_json_body_without_content_type_is_still_json(client):
+    response = client.post("/v2/models/txt_attn/predict", content=b'{"text": "hello"}')
+    assert response.status_code == 200, response.text
+    assert len(response.json()["predictions"]) == 1
+
+
+def test_the_deadline_is_called_timeout_as_on_infer(client):
+    response = client.post("/v2/models/txt_attn/predict", json={"text": "hello", "timeout_s": 5})
+    assert response.status_code == 422
+    assert response.json()["error"].startswith("timeout_s: Extra inputs are not permitted")
+    assert client.post("/v2/models/txt_attn/predict", json={"text": "hello", "timeout": 5}).status_code == 200
+    assert client.post("/v2/models/txt_attn/attention", json={"text": "hello", "timeout": 5}).status_code == 200

@@ -12,7 +12,7 @@ import pytest
 
 from service.core.batching import Batcher
 from service.core.config import ModelConfig
-from service.core.errors import DeadlineExceeded, InvalidInput, ModelExecutionError, Overloaded, ShuttingDown
+from service.core.errors import DeadlineExceeded, ModelExecutionError, Overloaded, ShuttingDown
 
 CONFIG = ModelConfig.model_validate({
     "name": "m",
@@ -179,10 +179,53 @@ async def test_deadline_expires_in_queue(executor):
     await batcher.close(1)
 
 
-async def test_oversized_request_is_rejected(executor):
-    batcher = await started(Batcher(CONFIG, Recorder(), executor))
-    with pytest.raises(InvalidInput, match="batch of 5 rows exceeds max_batch_size 4"):
-        await batcher.submit(x(1.0, rows=5))
+class Picky(Recorder):
+    """Fails any batch holding a negative x, quoting every value of the batch (as ORT quotes an index)."""
+
+    def __call__(self, inputs):
+        self.gate.wait(5)
+        self.batches.append(inputs["x"].shape[0])
+        values = inputs["x"][:, 0].tolist()
+        if min(values) < 0:
+            raise ValueError(f"bad values {values}")
+        return {"y": inputs["x"] * 2}
+
+
+async def held_batch(batcher: Batcher, rec: Recorder, values: list[float]) -> list:
+    """Submit `values` while a first request holds the model, so they share one batch."""
+    rec.gate.clear()
+    blocker = asyncio.ensure_future(batcher.submit(x(100.0)))
+    await asyncio.sleep(0.02)
+    futures = [asyncio.ensure_future(batcher.submit(x(v))) for v in values]
+    await asyncio.sleep(0.02)
+    rec.gate.set()
+    await blocker
+    return await asyncio.gather(*futures, return_exceptions=True)
+
+
+async def test_a_failing_request_fails_alone_and_its_error_holds_only_its_values(executor):
+    rec = Picky()
+    batcher = await started(Batcher(CONFIG, rec, executor))
+    results = await held_batch(batcher, rec, [1.0, -7.0, 3.0, 4.0])
+    assert [r.outputs["y"][0, 0] for i, r in enumerate(results) if i != 1] == [2.0, 6.0, 8.0]
+    assert isinstance(results[1], ModelExecutionError)
+    assert results[1].message == "model 'm' failed: bad values [-7.0]"
+    # The batch of 4 failed; its first half failed and ran as two singles; the second half passed.
+    assert rec.batches == [1, 4, 2, 1, 1, 2]
+    await batcher.close(1)
+
+
+async def test_a_request_that_failed_alone_runs_alone_next_time(executor):
+    rec = Picky()
+    batcher = await started(Batcher(CONFIG, rec, executor))
+    await held_batch(batcher, rec, [-7.0])
+    assert len(batcher.quarantine) == 1
+    rec.batches.clear()
+    results = await held_batch(batcher, rec, [1.0, -7.0, 3.0])
+    assert isinstance(results[1], ModelExecutionError) and results[1].message.endswith("bad values [-7.0]")
+    assert [results[0].outputs["y"][0, 0], results[2].outputs["y"][0, 0]] == [2.0, 6.0]
+    # The known-bad request ran on its own; the others shared one batch that did not fail.
+    assert sorted(rec.batches) == [1, 1, 2]
     await batcher.close(1)
 
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from service.core.config import ConfigError, ModelConfig, VersionPolicy, load_model_config
+from service.core.config import ModelConfig, VersionPolicy, load_model_config
+from service.core.errors import ConfigError
 from tests.tiny_models import AFFINE_CONFIG, SEQUENCE_CONFIG
 
 

@@ -13,6 +13,7 @@ from service.core import errors
         (errors.Forbidden("x"), 403),
         (errors.NotFound("x"), 404),
         (errors.PayloadTooLarge("x"), 413),
+        (errors.UnsupportedMediaType("x"), 415),
         (errors.Unprocessable("x"), 422),
         (errors.Overloaded("x"), 503),
         (errors.ModelUnavailable("x"), 503),
@@ -35,3 +36,43 @@ def test_subclasses_inherit_their_parents_status():
 def test_overload_carries_retry_after():
     assert errors.Overloaded("busy").retry_after == 1.0
     assert errors.Overloaded("busy", retry_after=3).retry_after == 3
+
+
+@pytest.mark.parametrize(
+    "exc, status",
+    [
+        (errors.ClientDisconnected(), 499),
+        (errors.ConfigError("x"), 503),
+        (errors.ProviderError("x"), 503),
+    ],
+)
+def test_disconnects_and_broken_models_are_not_client_errors(exc, status):
+    assert errors.status_code_for(exc) == status
+    assert not isinstance(exc, errors.ClientError)
+
+
+def test_a_broken_model_is_an_unavailable_model():
+    assert isinstance(errors.ConfigError("x"), errors.ModelUnavailable)
+    assert isinstance(errors.ProviderError("x"), errors.ModelUnavailable)
+
+
+def test_every_exception_of_the_service_lives_in_errors_py():
+    import importlib
+    import pkgutil
+
+    import service
+
+    for info in pkgutil.walk_packages(service.__path__, "service."):
+        if info.name != "service.__main__":
+            importlib.import_module(info.name)
+    defined: list[str] = []
+    stack: list[type[BaseException]] = [Exception]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.__module__.startswith("service.") and cls.__module__ != "service.core.errors":
+            defined.append(f"{cls.__module__}.{cls.__qualname__}")
+    assert defined == []
+    unmapped = [name for name, cls in vars(errors).items()
+                if isinstance(cls, type) and issubclass(cls, errors.ServiceError) and cls not in errors.STATUS_CODES]
+    assert unmapped == []

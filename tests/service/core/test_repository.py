@@ -10,7 +10,7 @@ from service.core.errors import InvalidInput, ModelUnavailable, NotFound
 from service.core.metrics import Metrics
 from service.core.repository import ModelRepository, State
 from service.core.settings import Settings
-from tests.tiny_models import affine_graph, _save
+from tests.tiny_models import _save, affine_graph
 
 
 def repository(root, **settings) -> ModelRepository:

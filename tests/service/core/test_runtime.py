@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from service.core import runtime
-from service.core.config import ConfigError, ModelConfig
-from service.core.runtime import OrtRuntime, ProviderError, requested_providers, validate_against_session
+from service.core.config import ModelConfig
+from service.core.errors import ConfigError, ProviderError
+from service.core.runtime import OrtRuntime, requested_providers, validate_against_session
 from service.core.settings import Settings
 from tests.tiny_models import AFFINE_CONFIG, SEQUENCE_CONFIG
 

@@ -54,3 +54,8 @@ def test_element_and_sequence_limits():
         check(AFF, {"x": np.zeros((10, 4), np.float32)}, max_elements=10)
     with pytest.raises(PayloadTooLarge, match="axis 'time' has length 9, over the limit of 8"):
         check(SEQ, {"frames": np.zeros((1, 9, 3), np.float32), "lengths": np.zeros(1, np.int64)}, max_sequence=8)
+
+
+def test_rows_over_max_batch_size_are_refused_before_queueing():
+    with pytest.raises(InvalidInput, match=r"^model 'affine': batch of 9 rows exceeds max_batch_size 8$"):
+        check(AFF, {"x": np.zeros((9, 4), np.float32)})

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
-from service.friendly import attention_maps as am
 from service.core.config import ModelConfig
 from service.core.errors import PayloadTooLarge, Unprocessable
+from service.friendly import attention_maps as am
 from tests.service.friendly_models import image_classifier, text_attention
 
 
@@ -31,14 +32,15 @@ def independent_rollout(maps: np.ndarray) -> np.ndarray:
 def test_attention_output_is_declared_or_detected():
     raw = text_attention()[0]
     assert am.attention_output(ModelConfig.model_validate(raw)) == "attentions"
-    alias = {**raw, "postprocessing": {"attentions": "attentions"}}
-    assert am.attention_output(ModelConfig.model_validate(alias)) == "attentions"
+    # The old alias "attentions" is an unknown key now: it fails at load instead of being half-supported.
+    with pytest.raises(ValidationError, match=r"postprocessing\.none\.attentions\n  Extra inputs are not permitted"):
+        ModelConfig.model_validate({**raw, "postprocessing": {"attentions": "attentions"}})
     detected = {**raw, "postprocessing": {"type": "none"}}
     assert am.attention_output(ModelConfig.model_validate(detected)) == "attentions"
     assert am.attention_output(ModelConfig.model_validate(image_classifier()[0])) is None
     wrong = {**raw, "postprocessing": {"attention_output": "weights"}}
-    with pytest.raises(Unprocessable, match="postprocessing.attention_output 'weights' is not an output"):
-        am.attention_output(ModelConfig.model_validate(wrong))
+    with pytest.raises(ValidationError, match="postprocessing.attention_output 'weights' is not an output"):
+        ModelConfig.model_validate(wrong)
 
 
 def test_rollout_matches_an_independent_computation():

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from models.data_images import area_resize as training_area_resize
-from service.friendly import images, preprocess
 from service.core.config import ModelConfig
 from service.core.errors import InvalidInput, PayloadTooLarge
+from service.friendly import images, preprocess
 from tests.service.friendly_models import image_classifier
 from tests.service.pictures import png
 from tests.service.pictures import stroke as digit

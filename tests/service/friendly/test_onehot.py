@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from models.encoding import MultiHotEncoder, one_hot
-from service.friendly import onehot
 from service.core.errors import Unprocessable
+from service.friendly import onehot
 
 CLASSES = ["bg", "cs", "en", "ru", "sk"]
 VOCAB = onehot.Vocabulary(CLASSES)

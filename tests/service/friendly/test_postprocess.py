@@ -5,6 +5,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from pydantic import ValidationError
 
 from service.core.config import ModelConfig
 from service.core.errors import Unprocessable
@@ -60,9 +61,9 @@ def test_output_defaults_to_the_one_with_a_value_per_label():
     assert post.output == "probabilities" and post.labels == ["en", "fr", "de", "ru"]
 
 
-def test_unknown_declared_output_is_422():
-    with pytest.raises(Unprocessable, match=r"postprocessing.output 'logits' is not an output; expected one of \['probabilities'\]"):
-        Postprocessing.from_config(config_with(image_classifier, type="softmax", output="logits"))
+def test_an_unknown_declared_output_fails_at_load():
+    with pytest.raises(ValidationError, match=r"postprocessing.output 'logits' is not an output; expected one of \['probabilities'\]"):
+        config_with(image_classifier, type="softmax", output="logits")
 
 
 def test_image_output_becomes_a_png_of_the_right_size():

@@ -7,9 +7,9 @@ import pytest
 
 from models.data_images import area_resize as training_area_resize
 from models.encoding import CharVocab
-from service.friendly import preprocess
 from service.core.config import ModelConfig
 from service.core.errors import InvalidInput, PayloadTooLarge, Unprocessable
+from service.friendly import preprocess
 from tests.service.friendly_models import (
     image_classifier,
     sequence_classifier,
@@ -62,6 +62,9 @@ def test_pixel_arrays_take_chw_or_hw():
         (np.zeros((7, 8)).tolist(), "images[0]: expected shape [1, 8, 8] (or [H, W] for one channel), received [7, 8]"),
         ([[0.0] * 8] * 7 + [[0.0] * 7], "images[0]: expected a rectangular nested list of numbers"),
         ([[float("nan")] * 8] * 8, "images[0]: NaN or Inf values are not allowed (first at index [0, 0, 0])"),
+        ([[0.0] * 8] * 7 + [[0.0] * 7 + [5.0]],
+         "images[0]: pixel value 5 at index [0, 7, 7] is outside the model's value_range [0, 1]"),
+        ([[True] + [0.0] * 7] * 8, "images[0]: expected a rectangular nested list of numbers"),
     ],
 )
 def test_bad_pixel_arrays(value, message):

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from scripts.launcher import free_port
 from service.core.metrics import Metrics
 from service.core.repository import ModelRepository
 from service.core.settings import Settings
 from service.grpc._generated import grpc_service_pb2 as pb
 from service.grpc._generated import grpc_service_pb2_grpc as pb_grpc
 from service.grpc.server import GrpcServer
-from tests.server_process import free_port
 
 
 @pytest.fixture

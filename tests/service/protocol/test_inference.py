@@ -73,7 +73,7 @@ def test_nesting_limit():
 def test_timeout_parameter():
     body = orjson.dumps({"parameters": {"timeout": 0}, "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]})
     with pytest.raises(InvalidInput, match="parameter 'timeout' must be a positive number of seconds, got 0"):
-        parse_request(body, None).timeout_s
+        _ = parse_request(body, None).timeout_s
 
 
 def test_response_mixes_json_and_binary_outputs():

@@ -53,3 +53,18 @@ def test_ragged_nested_data_is_rejected():
 def test_encode_is_row_major_flat():
     out = encode_json_data(np.arange(6, dtype=np.float16).reshape(2, 3))
     assert out.dtype == np.float32 and list(out) == [0, 1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("datatype", ["FP32", "FP64", "FP16", "INT64", "INT32", "INT8", "UINT8", "UINT64"])
+@pytest.mark.parametrize("data", [[True, 0, 0, 0], [0.5, 1.0, False, 2.0], [[1, 2], [True, 3]]])
+def test_a_bool_among_numbers_is_never_a_number(datatype, data):
+    # numpy alone would read [true, 0, 0, 0] as [1, 0, 0, 0].
+    with pytest.raises(InvalidInput) as err:
+        decode_json_data("x", datatype, [4], data)
+    assert err.value.message == f"input 'x': {datatype} data must be numbers, got true/false values"
+
+
+@pytest.mark.parametrize("data", [[1, 0], [True, 1], [0.0, 1.0], [[True], [0]]])
+def test_numbers_are_never_bools(data):
+    with pytest.raises(InvalidInput, match="BOOL data must be true/false"):
+        decode_json_data("x", "BOOL", [2], data)
