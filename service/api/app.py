@@ -122,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"], expose_headers=["X-Request-ID", "Inference-Header-Content-Length"],
         )
     # Added last = outermost (inside admission, see _App): every admitted response gets an id and headers.
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
+    )
     return app
 
