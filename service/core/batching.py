@@ -20,7 +20,8 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,7 +30,13 @@ from .config import ModelConfig
 from .errors import DeadlineExceeded, ModelExecutionError, Overloaded, ServiceError, ShuttingDown
 from .isolation import Quarantine, digest
 
-Execute = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+class Execute(Protocol):
+    """One runtime call; `outputs` names what to fetch (None: every declared output)."""
+
+    def __call__(
+        self, inputs: dict[str, np.ndarray], outputs: list[str] | None = None, /
+    ) -> dict[str, np.ndarray]: ...
 
 
 @dataclass
@@ -48,6 +55,8 @@ class _Pending:
     future: asyncio.Future[Result]
     enqueued: float
     deadline: float | None = None
+    # The outputs this request asked for (None: all of them); a batch fetches their union.
+    outputs: frozenset[str] | None = None
 
 
 @dataclass
@@ -100,9 +109,14 @@ class Batcher:
         if self._loop_task is None:
             self._loop_task = asyncio.get_running_loop().create_task(self._dispatch_loop())
 
-    async def submit(self, inputs: dict[str, np.ndarray], timeout_s: float | None = None) -> Result:
+    async def submit(
+        self, inputs: dict[str, np.ndarray], timeout_s: float | None = None, outputs: list[str] | None = None
+    ) -> Result:
         """Queue one request the repository has checked (validation.py; inputs carry a
-        batch axis when the model is batched) and await its own result or error."""
+        batch axis when the model is batched) and await its own result or error.
+
+        `outputs` limits what is fetched from the runtime for it (None: every output);
+        its result holds at least those."""
         name = self.config.name
         if self._closing:
             raise ShuttingDown(f"model {name!r} is shutting down and accepts no new requests")
@@ -121,6 +135,7 @@ class Batcher:
             future=loop.create_future(),
             enqueued=now,
             deadline=None if timeout_s is None else now + timeout_s,
+            outputs=None if outputs is None else frozenset(outputs),
         )
         self._queue.append(pending)
         self._observer.on_queue_depth(len(self._queue))
@@ -220,11 +235,16 @@ class Batcher:
             inputs, parts = padding.stack(self.config, [p.inputs for p in batch])
         else:
             inputs, parts = batch[0].inputs, []
+        wanted = [p.outputs for p in batch]
+        # Only what some request asked for: the Transformer's attention maps are
+        # [layers, heads, seq, seq] per item, worth skipping when nobody reads them.
+        fetch = None if any(w is None for w in wanted) else sorted(frozenset().union(*wanted))  # type: ignore[arg-type]
+        call = partial(self._execute, inputs) if fetch is None else partial(self._execute, inputs, fetch)
         started = time.monotonic()
         loop = asyncio.get_running_loop()
-        outputs = await loop.run_in_executor(self._executor, self._execute, inputs)
+        outputs = await loop.run_in_executor(self._executor, call)
         compute = time.monotonic() - started
-        per_request = padding.unstack(self.config, outputs, parts) if self.config.batched else [outputs]
+        per_request = padding.unstack(self.config, outputs, parts, wanted) if self.config.batched else [outputs]
         if len(per_request) != len(batch):  # never trust zip with other people's answers
             raise ModelExecutionError(
                 f"model {self.config.name!r}: {len(per_request)} results for a batch of {len(batch)} requests"

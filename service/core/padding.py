@@ -87,12 +87,20 @@ def stack(
     return batch, parts
 
 
-def unstack(config: ModelConfig, outputs: dict[str, np.ndarray], parts: list[Part]) -> list[dict[str, np.ndarray]]:
-    """Split batch outputs per request and cut named axes back to each request's length."""
+def unstack(
+    config: ModelConfig, outputs: dict[str, np.ndarray], parts: list[Part],
+    wanted: list[frozenset[str] | None] | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """Split batch outputs per request and cut named axes back to each request's length.
+
+    `wanted[i]` names the outputs request i asked for (None: all); only those are copied out."""
     results = []
-    for part in parts:
+    for i, part in enumerate(parts):
         result = {}
+        names = None if wanted is None else wanted[i]
         for name, array in outputs.items():
+            if names is not None and name not in names:
+                continue
             spec = config.output_spec(name)
             index: list[slice] = [slice(part.start, part.stop)]
             for axis in (spec.axis_names or []) if spec else []:

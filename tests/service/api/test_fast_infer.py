@@ -210,3 +210,21 @@ async def test_a_disconnect_cancels_the_queued_work_and_sends_nothing(tiny_repo)
 def test_other_methods_fall_through_to_fastapi(client, path):
     r = client.get(path)
     assert r.status_code == 405 and r.json() == {"error": "Method Not Allowed"}
+
+
+def test_only_the_requested_outputs_are_fetched_from_the_runtime(client):
+    runtime = client.app.state.repository.get("affine", "2").runtime
+    fetched = []
+    run = runtime.run
+
+    def recording(inputs, outputs=None):
+        fetched.append(outputs)
+        return run(inputs, outputs)
+
+    runtime.run = recording
+    batcher = client.app.state.repository.get("affine", "2").batcher
+    batcher._execute = recording
+    r = client.post("/v2/models/affine/infer", json={"inputs": [X], "outputs": [{"name": "z"}]})
+    assert r.status_code == 200 and [o["name"] for o in r.json()["outputs"]] == ["z"]
+    assert client.post("/v2/models/affine/infer", json={"inputs": [X]}).status_code == 200
+    assert fetched == [["z"], None]
