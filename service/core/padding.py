@@ -9,6 +9,7 @@ answer it would get alone (the model must mask padding; the reference models do)
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,14 +38,18 @@ def axis_lengths(config: ModelConfig, inputs: dict[str, np.ndarray]) -> dict[str
 
 
 def batch_key(config: ModelConfig, inputs: dict[str, np.ndarray]) -> tuple[Any, ...]:
-    """Requests can share a batch only when their unnamed dims agree.
+    """Requests can share a batch only when their unnamed dims agree, and, when the
+    config declares `length_buckets`, when their longest named axis falls in one bucket.
 
-    Named axes are padded, so they are left out of the key.
+    Named axes are padded, so their lengths are left out of the key.
     """
-    key = []
+    key: list[Any] = []
     for spec in config.input:
         shape = inputs[spec.name].shape[1:]
         key.append(tuple(-1 if spec.axis_name(i) else d for i, d in enumerate(shape)))
+    buckets = config.dynamic_batching.length_buckets
+    if buckets:
+        key.append(bisect_left(buckets, max(axis_lengths(config, inputs).values(), default=0)))
     return tuple(key)
 
 

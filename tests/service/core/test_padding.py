@@ -60,3 +60,13 @@ def test_batch_key_ignores_named_axes_only():
     unnamed = ModelConfig.model_validate({**AFFINE_CONFIG, "input": [{"name": "x", "datatype": "FP32", "dims": [-1]}],
                                           "output": [{"name": "y", "datatype": "FP32", "dims": [-1]}]})
     assert padding.batch_key(unnamed, {"x": np.ones((1, 3))}) != padding.batch_key(unnamed, {"x": np.ones((1, 4))})
+
+
+def test_length_buckets_split_batches_by_the_longest_named_axis():
+    knobs = {**SEQUENCE_CONFIG.get("dynamic_batching", {}), "length_buckets": [4, 8]}
+    bucketed = ModelConfig.model_validate({**SEQUENCE_CONFIG, "dynamic_batching": knobs})
+    key = [padding.batch_key(bucketed, seq_request(n)) for n in (1, 4, 5, 8, 9, 30)]
+    assert key[0] == key[1] and key[2] == key[3] and key[4] == key[5]  # <=4, 5..8, past the last bound
+    assert len(set(key)) == 3
+    # Without buckets every length shares one key, as before.
+    assert padding.batch_key(SEQ, seq_request(1)) == padding.batch_key(SEQ, seq_request(30))
