@@ -67,6 +67,11 @@ class BatchObserver:
     on_queue_depth: Callable[[int], None] = lambda depth: None
 
 
+def _expire(future: asyncio.Future[Result], name: str, timeout_s: float) -> None:
+    if not future.done():
+        future.set_exception(DeadlineExceeded(f"model {name!r}: request timed out after {timeout_s:g} s"))
+
+
 class Batcher:
     def __init__(
         self,
@@ -140,18 +145,18 @@ class Batcher:
         self._queue.append(pending)
         self._observer.on_queue_depth(len(self._queue))
         self._signal.set()
+        # One timer that fails the future, rather than wait_for(shield(...)): same answer,
+        # a fraction of the per-request cost. A done future is skipped by the dispatcher.
+        timer = None if timeout_s is None else loop.call_later(timeout_s, _expire, pending.future, name, timeout_s)
         try:
-            if timeout_s is None:
-                return await pending.future
-            return await asyncio.wait_for(asyncio.shield(pending.future), timeout_s)
-        except TimeoutError:
-            if not pending.future.done():
-                pending.future.cancel()  # dropped before it runs
-            raise DeadlineExceeded(f"model {name!r}: request timed out after {timeout_s:g} s") from None
+            return await pending.future
         except asyncio.CancelledError:
             # Client went away: mark it so the dispatcher skips it.
             pending.future.cancel()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     async def close(self, drain_timeout_s: float) -> None:
         """Stop accepting, finish what was accepted (up to the timeout), fail the rest."""
