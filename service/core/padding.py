@@ -110,7 +110,8 @@ def unstack(
             index: list[slice] = [slice(part.start, part.stop)]
             for axis in (spec.axis_names or []) if spec else []:
                 index.append(slice(0, part.lengths[axis]) if axis else slice(None))
-            # A copy, so one request's result never pins the whole batch buffer in memory.
-            result[name] = np.array(array[tuple(index)], copy=True)
+            # A copy, so one request's result never pins the whole batch buffer in memory;
+            # a request that ran alone owns that buffer already.
+            result[name] = array[tuple(index)] if len(parts) == 1 else np.array(array[tuple(index)], copy=True)
         results.append(result)
     return results

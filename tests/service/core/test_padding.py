@@ -70,3 +70,11 @@ def test_length_buckets_split_batches_by_the_longest_named_axis():
     assert len(set(key)) == 3
     # Without buckets every length shares one key, as before.
     assert padding.batch_key(SEQ, seq_request(1)) == padding.batch_key(SEQ, seq_request(30))
+
+
+def test_a_request_that_ran_alone_keeps_the_batch_buffer():
+    batch, parts = padding.stack(AFF, [{"x": np.ones((2, 4), np.float32)}])
+    y = batch["x"] * 2
+    out = padding.unstack(AFF, {"y": y, "z": y}, parts)
+    assert np.shares_memory(out[0]["y"], y)  # nobody else's rows in it: no copy needed
+    np.testing.assert_array_equal(out[0]["y"], np.full((2, 4), 2.0))
