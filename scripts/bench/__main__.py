@@ -72,6 +72,13 @@ def model_names(repository: Path, wanted: str | None) -> list[str]:
     return sorted(p.name for p in repository.iterdir() if (p / "config.json").is_file())
 
 
+def client_outputs(config: dict) -> list[str] | None:
+    """What a client of the model reads: its postprocessing output when it declares one (the
+    Transformer's probabilities, not its [layers, heads, seq, seq] attention maps), else all."""
+    output = (config.get("postprocessing") or {}).get("output")
+    return [output] if output else None
+
+
 def _progress(row: dict) -> None:
     print(f"  {row['model']}: batching {'on ' if row['batching'] else 'off'} {row['payload']:6} c={row['level']:<3} "
           f"{row['throughput_rps']:8.0f} req/s  p50 {row['p50_ms']:.3f} ms  p99 {row['p99_ms']:.3f} ms", file=sys.stderr)
@@ -84,7 +91,8 @@ def run_benchmark(args, names: list[str], plan: MatrixPlan, server_cpus, client_
         try:
             config = load_config(args.repository, name)
             samples = load_samples(config)
-            specs = {p: build_specs(config, samples, p, model=name) for p in plan.payloads}
+            wanted = client_outputs(config)
+            specs = {p: build_specs(config, samples, p, model=name, outputs=wanted) for p in plan.payloads}
             prepared[name] = (config, samples, specs)
         except Exception as exc:  # one broken model must not lose the others' numbers
             errors[name] = f"preparing inputs: {exc}"

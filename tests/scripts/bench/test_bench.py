@@ -117,3 +117,10 @@ def test_quick_benchmark_against_the_real_service(served_repo, tmp_path, capsys)
     assert {o["batch"] for o in digits["ort"]} >= {1, 64}
     assert "sklearn load_digits" in digits["data"]
     assert "## digits" in (tmp_path / "bench.md").read_text()
+
+
+def test_the_bench_asks_for_what_a_client_reads():
+    from scripts.bench.__main__ import client_outputs
+
+    assert client_outputs({"postprocessing": {"output": "probabilities"}}) == ["probabilities"]
+    assert client_outputs({"postprocessing": {}}) is None and client_outputs({}) is None
