@@ -116,7 +116,7 @@ def run_benchmark(args, names: list[str], plan: MatrixPlan, server_cpus, client_
             continue
         batches = [1, max(1, config.get("max_batch_size", 1)), *formed_batch_sizes(served[name])]
         ort_rows = measure(latest_model_file(args.repository, name), samples, batches, threads=threads,
-                           cpus=server_cpus, seconds=args.ort_seconds)
+                           cpus=server_cpus, seconds=args.ort_seconds, outputs=client_outputs(config))
         results[name] = {"data": samples.source, "synthetic_data": samples.synthetic, "served": served[name],
                          "ort": ort_rows, "ratios": ratios(served[name], ort_rows, plan.concurrencies)}
     return results, errors

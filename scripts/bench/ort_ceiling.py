@@ -56,18 +56,18 @@ def time_runs(session: ort.InferenceSession, feeds: dict[str, np.ndarray], secon
 
 
 def time_runs_with_cpu(
-    session: ort.InferenceSession, feeds: dict[str, np.ndarray], seconds: float
+    session: ort.InferenceSession, feeds: dict[str, np.ndarray], seconds: float, outputs: list[str] | None = None
 ) -> tuple[np.ndarray, float]:
     """(latency of each run, CPU seconds of this process over all runs). On a shared
     machine wall time includes waiting for the core; CPU time is what ORT itself cost."""
     for _ in range(5):
-        session.run(None, feeds)
+        session.run(outputs, feeds)
     times = []
     cpu_started = time.process_time()
     stop = time.perf_counter() + seconds
     while len(times) < MAX_RUNS:
         started = time.perf_counter()
-        session.run(None, feeds)
+        session.run(outputs, feeds)
         ended = time.perf_counter()
         times.append(ended - started)
         if ended >= stop:
@@ -76,14 +76,15 @@ def time_runs_with_cpu(
 
 
 def measure(path: Path, samples: SampleSet, batch_sizes: list[int], *, threads: int = 0,
-            cpus: set[int] | None = None, seconds: float = 2.0) -> list[dict]:
-    """items/s, per-run latency and CPU ms per item at each batch size, on the server's CPUs."""
+            cpus: set[int] | None = None, seconds: float = 2.0, outputs: list[str] | None = None) -> list[dict]:
+    """items/s, per-run latency and CPU ms per item at each batch size, on the server's CPUs,
+    fetching `outputs` (None: all), as the served requests ask."""
     rows = []
     with pinned(cpus):
         session = make_session(path, threads)
         for batch in sorted(set(batch_sizes)):
             feeds = samples.encode(samples.batches(batch, 1)[0])
-            times, cpu = time_runs_with_cpu(session, feeds, seconds)
+            times, cpu = time_runs_with_cpu(session, feeds, seconds, outputs)
             stats = percentiles(times)
             rows.append({
                 "batch": batch, "runs": int(times.size), "items_per_s": batch * times.size / times.sum(),
