@@ -100,12 +100,12 @@ class FastInfer:
 
     async def _infer(self, target: tuple[str, str | None], scope: Scope, receive: Receive, send: Send) -> None:
         header_length = authorization = api_key = None
-        for name, value in scope["headers"]:
-            if name == _HEADER:
+        for name, value in scope["headers"]:  # the first of repeated headers wins, as in Starlette
+            if name == _HEADER and header_length is None:
                 header_length = value.decode("latin-1")
-            elif name == b"authorization":
+            elif name == b"authorization" and authorization is None:
                 authorization = value.decode("latin-1")
-            elif name == b"x-api-key":
+            elif name == b"x-api-key" and api_key is None:
                 api_key = value.decode("latin-1")
         # The key is checked before the body is read, as FastAPI's dependency did.
         if self.api_key:
