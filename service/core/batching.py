@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -30,13 +30,8 @@ from .config import ModelConfig
 from .errors import DeadlineExceeded, ModelExecutionError, Overloaded, ServiceError, ShuttingDown
 from .isolation import Quarantine, digest
 
-
-class Execute(Protocol):
-    """One runtime call; `outputs` names what to fetch (None: every declared output)."""
-
-    def __call__(
-        self, inputs: dict[str, np.ndarray], outputs: list[str] | None = None, /
-    ) -> dict[str, np.ndarray]: ...
+# One runtime call: execute(inputs) fetches every declared output, execute(inputs, names) only those.
+Execute = Callable[..., dict[str, np.ndarray]]
 
 
 @dataclass
@@ -243,7 +238,7 @@ class Batcher:
         wanted = [p.outputs for p in batch]
         # Only what some request asked for: the Transformer's attention maps are
         # [layers, heads, seq, seq] per item, worth skipping when nobody reads them.
-        fetch = None if any(w is None for w in wanted) else sorted(frozenset().union(*wanted))  # type: ignore[arg-type]
+        fetch = None if None in wanted else sorted(set().union(*(w for w in wanted if w is not None)))
         call = partial(self._execute, inputs) if fetch is None else partial(self._execute, inputs, fetch)
         started = time.monotonic()
         loop = asyncio.get_running_loop()
