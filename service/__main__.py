@@ -46,7 +46,7 @@ class DrainingServer(uvicorn.Server):
         self.repository = repository
         self.grpc = grpc
 
-    async def startup(self, sockets=None) -> None:
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         # gRPC binds first, so by the time HTTP answers "ready" the gRPC port is listening
         # too; while the models load (uvicorn's lifespan, below) gRPC ServerReady says false.
         if self.grpc is not None:
