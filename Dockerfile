@@ -150,9 +150,9 @@ STOPSIGNAL SIGTERM
 CMD ["python", "-m", "service"]
 
 # ---------------------------------------------------------------------------------------------
-# Load-test client (compose profile `loadtest`): the cpu runtime plus scripts/, the data loaders
-# of models/ and what the digits/text samples need (scikit-learn ships the digits, babel the CLDR
-# strings). The vowels data needs aeon, which is not installed: use --input-file for those models.
+# Load-test client (compose profile `loadtest`): the cpu runtime plus scripts/ (with its vendored
+# digits and sentences), the data loaders of models/ and tqdm for progress bars. The vowels data
+# needs aeon, which is not installed: use --input-file for those models.
 FROM runtime AS loadtest
 USER 0
 COPY deploy/constraints.txt /tmp/constraints.txt
