@@ -1,7 +1,7 @@
 """Training samples for language id, drawn afresh every epoch from real word lists.
 
 - single words, with every language whose list has the word as targets (multi-hot);
-- phrases of 2-12 words of one language, sampled by (flattened) frequency. They are not
+- phrases of 2-8 words of one language, sampled by (flattened) frequency. They are not
   real sentences, but their characters, word lengths and spacing are those of real text;
   some carry an English technical word, a number or punctuation, as real text does;
 - CLDR display names (the training side of the CLDR split);
@@ -45,7 +45,7 @@ class Sampler:
         return out
 
     def phrase(self, code: str, rng: np.random.Generator) -> str:
-        parts = self.lexicons[code].draw(int(rng.integers(2, 13)), rng)
+        parts = self.lexicons[code].draw(int(rng.integers(2, 9)), rng)
         if rng.random() < 0.15:  # real interface text quotes "Control", "JSON", "Mac"...
             parts[int(rng.integers(len(parts)))] = self.loanwords.draw(1, rng)[0].title()
         if rng.random() < 0.1:

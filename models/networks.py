@@ -213,7 +213,7 @@ class TransformerBlock(nn.Module):
         return x + self.mlp(self.ln2(x)), weights
 
 
-_HASH_PRIMES = (1000003, 999983, 998443, 997879)  # one multiplier per look-back distance
+_HASH_PRIMES = (1000003, 999983, 998443, 997879, 996323)  # one multiplier per look-back distance
 
 
 class TextTransformer(nn.Module):
@@ -226,7 +226,8 @@ class TextTransformer(nn.Module):
 
     def __init__(self, vocab_size: int, num_classes: int, dim: int = 96, heads: int = 4, layers: int = 2,
                  max_length: int = 64, dropout: float = 0.1, conv_kernel: int = 3,
-                 hash_buckets: int = 0, hash_dim: int = 32, hash_orders: tuple[int, ...] = (2, 3, 4)) -> None:
+                 hash_buckets: int = 0, hash_dim: int = 32, hash_orders: tuple[int, ...] = (2, 3, 4),
+                 ngram_head: bool = False) -> None:
         super().__init__()
         self.tokens = nn.Embedding(vocab_size, dim)
         # fastText-style hashed character n-grams: a large, cheap memory of which letter
@@ -234,6 +235,9 @@ class TextTransformer(nn.Module):
         self.hash_orders = hash_orders
         self.hashed = nn.Embedding(hash_buckets, hash_dim) if hash_buckets else None
         self.hashed_proj = nn.Linear(hash_dim, dim, bias=False) if hash_buckets else None
+        # A linear read-out of the mean n-gram embedding beside the Transformer's (fastText's
+        # whole model): it learns in one pass what the attention layers take many epochs to.
+        self.ngram_head = nn.Linear(hash_dim, num_classes, bias=False) if hash_buckets and ngram_head else None
         self.positions = nn.Embedding(max_length, dim)
         # A character n-gram layer under the attention: it converges much faster on short strings.
         self.ngrams = nn.Conv1d(dim, dim, conv_kernel, padding=conv_kernel // 2) if conv_kernel else None
@@ -247,8 +251,9 @@ class TextTransformer(nn.Module):
         keep = mask.to(torch.float32)
         key_bias = ((1.0 - keep) * -1e9)[:, None, None, :]  # [B, 1, 1, T], broadcast over heads and queries
         x = self.tokens(tokens)
-        if self.hashed is not None:
-            x = x + self.hashed_proj(self.ngram_embeddings(tokens))
+        grams = self.ngram_embeddings(tokens) * keep[:, :, None] if self.hashed is not None else None
+        if grams is not None:
+            x = x + self.hashed_proj(grams)
         x = x * keep[:, :, None]
         if self.ngrams is not None:
             # Padding is zeroed first, so a real character's window sees the same zeros whether
@@ -260,8 +265,11 @@ class TextTransformer(nn.Module):
             x, weights = block(x, key_bias)
             attentions.append(weights)
         x = self.ln(x)
-        pooled = (x * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True).clamp(min=1.0)
-        return self.head(pooled), torch.stack(attentions, dim=1)
+        count = keep.sum(1, keepdim=True).clamp(min=1.0)
+        logits = self.head((x * keep[:, :, None]).sum(1) / count)
+        if self.ngram_head is not None:
+            logits = logits + self.ngram_head(grams.sum(1) / count)
+        return logits, torch.stack(attentions, dim=1)
 
     def ngram_embeddings(self, tokens: torch.Tensor) -> torch.Tensor:
         """Sum of the hashed embeddings of the n-grams that END at each position.

@@ -41,21 +41,22 @@ from .networks import TextTransformer
 from .training import count_parameters, fit, set_seed
 
 DEFAULTS = {
-    "dim": 96,
+    "dim": 64,
     "heads": 4,
     "layers": 2,
     "max_length": 64,
     "dropout": 0.1,
     "conv_kernel": 5,           # character n-gram conv under the attention; 0 = pure Transformer
-    "hash_buckets": 32768,      # hashed 2-4-gram embeddings (fastText-style); 0 = none
+    "hash_buckets": 49152,      # hashed 2-5-gram embeddings (fastText-style); 0 = none
     "hash_dim": 32,
+    "ngram_head": True,         # also read the mean n-gram embedding out linearly
     "min_char_count": 3,        # rarer characters map to <unk>
     "lowercase": True,          # word lists are lower-case; the served model lower-cases too
     "top_words": 20000,         # most frequent words per language from wordfreq
     "word_power": 0.5,          # sample words by frequency ** power (flatter than real use)
-    "samples_per_epoch": 100000,  # drawn afresh each epoch
+    "samples_per_epoch": 80000,  # drawn afresh each epoch
     "val_samples": 6000,
-    "epochs": 8,
+    "epochs": 5,
     "batch_size": 128,
     "lr": 4e-3,
     "weight_decay": 0.01,
@@ -146,7 +147,8 @@ def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:
     vocab = CharVocab.build([t for t, _ in first_epoch], args.min_char_count, args.max_length, args.lowercase)
     model = TextTransformer(len(vocab), len(encoder), dim=args.dim, heads=args.heads, layers=args.layers,
                             max_length=args.max_length, dropout=args.dropout, conv_kernel=args.conv_kernel,
-                            hash_buckets=args.hash_buckets, hash_dim=args.hash_dim)
+                            hash_buckets=args.hash_buckets, hash_dim=args.hash_dim, hash_orders=(2, 3, 4, 5),
+                            ngram_head=args.ngram_head)
 
     def batches(rng):
         samples = train_sampler.epoch(args.samples_per_epoch, rng)  # a fresh draw of words and phrases
