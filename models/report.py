@@ -117,6 +117,11 @@ def render(folder: Path | None = None) -> str:
                           f"{b['macro_f1']:.4f}", f"{b['train_seconds']} s"]])
         lines += ["Top-1: the highest-scoring language is one of the string's true languages. F1: languages "
                   "scoring >= 0.5, always including the top-1. Baseline: " + b["model"] + ".", ""]
+    if lang and "command" in lang:
+        c = lang["command"]
+        lines += [(f"`python -m models.train langid_transformer` took {c['wall_seconds']:.0f} s of wall time and "
+                   f"{c['cpu_seconds']:.0f} s of CPU time (all threads) on {c['machine']}, data to published "
+                   "ONNX file, baselines and lingua included."), ""]
     if lang and "real_text" in lang:
         lines += real_text_section(lang["real_text"])
     return "\n".join(lines).rstrip() + "\n"

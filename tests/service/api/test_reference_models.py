@@ -143,3 +143,19 @@ def test_text_tokens_and_attention_follow_the_training_tokenizer(client, model):
     # Batched with a shorter text, padding may move the last float bits only.
     np.testing.assert_allclose(list(predicted[0]["probabilities"].values()),
                                list(body["prediction"]["probabilities"].values()), atol=1e-5)
+
+
+@pytest.mark.parametrize("model", TEXTS)
+def test_text_without_letters_gets_no_confident_language(client, model):
+    answers = client.post(f"/v2/models/{model}/predict",
+                          json={"text": [" ", "12345", "3.14 + 2.72 = 5.86", "!!! ???", "(555) 123-4567"]}).json()
+    for answer in answers["predictions"]:
+        assert answer["probability"] < 0.5 and answer["labels"] == []
+
+
+@pytest.mark.parametrize("model", TEXTS)
+def test_ordinary_words_and_sentences_get_their_language(client, model):
+    texts = {"Montag": "de", "poniedziałek": "pl", "Where is the railway station?": "en",
+             "Hvor er togstationen?": "da", "¿Dónde está la estación de tren?": "es", "Доброе утро!": "ru"}
+    answers = client.post(f"/v2/models/{model}/predict", json={"text": list(texts)}).json()["predictions"]
+    assert [a["label"] for a in answers] == list(texts.values())
