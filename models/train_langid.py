@@ -50,6 +50,7 @@ DEFAULTS = {
     "hash_buckets": 49152,      # hashed 2-5-gram embeddings (fastText-style); 0 = none
     "hash_dim": 32,
     "ngram_head": True,         # also read the mean n-gram embedding out linearly
+    "ngram_lr_scale": 10.0,     # the n-gram table and read-out learn at lr * this, without weight decay
     "min_char_count": 3,        # rarer characters map to <unk>
     "lowercase": True,          # word lists are lower-case; the served model lower-cases too
     "top_words": 20000,         # most frequent words per language from wordfreq
@@ -128,7 +129,10 @@ def samplers(data, train_all: np.ndarray, val: np.ndarray, args) -> tuple[Sample
                "words": {**WORDFREQ_SOURCE, "top_words": args.top_words, "sampling": f"frequency ** {args.word_power}",
                          "from_cldr_instead": sorted(c for c in data.classes if wordfreq_lexicon(c, 1, 1) is None),
                          "hr_sr": "wordfreq's `sh` list: hr as written (Latin), sr transliterated to Cyrillic"}}
-    return train, held, sources if cldr else {"name": args.data}
+    summary = {"name": "wordfreq word lists and phrases sampled from them, CLDR display names (babel), "
+                       "letter-less strings", "licence": f"wordfreq: {WORDFREQ_SOURCE['licence']}; "
+                                                        f"CLDR: {CLDR_SOURCE['licence']}"}
+    return train, held, {**summary, **sources} if cldr else {"name": args.data}
 
 
 def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:
@@ -164,8 +168,13 @@ def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:
         scores = np.clip(probabilities(m, vocab, list(val_texts)), 1e-7, 1 - 1e-7)
         return float(-np.mean(val_targets * np.log(scores) + (1 - val_targets) * np.log(1 - scores)))
 
+    # A hashed n-gram row is updated only when its n-gram occurs: like fastText, it needs a larger step.
+    fast = [p for n, p in model.named_parameters() if n.startswith(("hashed.", "ngram_head."))]
+    rest = [p for n, p in model.named_parameters() if not n.startswith(("hashed.", "ngram_head."))]
+    groups = [{"params": rest}] + ([{"params": fast, "lr": args.lr * args.ngram_lr_scale, "weight_decay": 0.0}]
+                                   if fast else [])
     run = fit(model, batches, loss_fn, val_loss, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
-              patience=args.patience, seed=args.seed, desc=name,
+              patience=args.patience, seed=args.seed, desc=name, param_groups=groups,
               steps_per_epoch=-(-len(first_epoch) // args.batch_size))
     targets = encoder.encode_batch(data.labels)
     test_texts = [data.texts[i] for i in test]
