@@ -40,11 +40,29 @@ RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip check
 
 # ---------------------------------------------------------------------------------------------
-# CPU runtime: no compilers (slim has none and nothing is apt-installed), no torch, non-root.
+# Fonts for the attention heatmaps' labels (service/heatmap.py): Debian's Noto Sans Arabic,
+# Hebrew, Devanagari and Thai and WenQuanYi Micro Hei (CJK and Hangul). Only those five files
+# and their licences reach the runtime image (about 3 MB, not the packages' 47 MB).
+FROM ${PYTHON_IMAGE} AS fonts
+# Versions come from the pinned base image's Debian release, as in the GPU stages.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-noto-core fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
+
+# ---------------------------------------------------------------------------------------------
+# CPU runtime: no compilers (slim has none and nothing is apt-installed here), no torch, non-root.
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 ortserve \
     && useradd --system --uid 10001 --gid ortserve --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin ortserve
+COPY --from=fonts /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf \
+     /usr/share/fonts/truetype/noto/NotoSansHebrew-Regular.ttf \
+     /usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf \
+     /usr/share/fonts/truetype/noto/NotoSansThai-Regular.ttf \
+     /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/truetype/ortserve/
+COPY --from=fonts /usr/share/doc/fonts-noto-core/copyright /usr/share/doc/fonts-noto-core/copyright
+COPY --from=fonts /usr/share/doc/fonts-wqy-microhei/copyright /usr/share/doc/fonts-wqy-microhei/copyright
 COPY --from=builder /opt/venv /opt/venv
 # Baked, root-owned and read-only for the server; compose/Kubernetes may mount another repository here.
 COPY models/repository /app/models/repository
@@ -104,6 +122,13 @@ FROM gpu-base AS gpu
 RUN groupadd --system --gid 10001 ortserve \
     && useradd --system --uid 10001 --gid ortserve --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin ortserve
+COPY --from=fonts /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf \
+     /usr/share/fonts/truetype/noto/NotoSansHebrew-Regular.ttf \
+     /usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf \
+     /usr/share/fonts/truetype/noto/NotoSansThai-Regular.ttf \
+     /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/truetype/ortserve/
+COPY --from=fonts /usr/share/doc/fonts-noto-core/copyright /usr/share/doc/fonts-noto-core/copyright
+COPY --from=fonts /usr/share/doc/fonts-wqy-microhei/copyright /usr/share/doc/fonts-wqy-microhei/copyright
 COPY --from=gpu-builder /opt/venv /opt/venv
 COPY models/repository /app/models/repository
 # ORTSERVE_PROVIDER=cuda: refuse to serve a model that silently fell back to the CPU.
@@ -129,9 +154,9 @@ STOPSIGNAL SIGTERM
 CMD ["python", "-m", "service"]
 
 # ---------------------------------------------------------------------------------------------
-# Load-test client (compose profile `loadtest`): the cpu runtime plus scripts/, the data loaders
-# of models/ and what the digits/text samples need (scikit-learn ships the digits, babel the CLDR
-# strings). The vowels data needs aeon, which is not installed: use --input-file for those models.
+# Load-test client (compose profile `loadtest`): the cpu runtime plus scripts/ (with its vendored
+# digits and sentences), the data loaders of models/ and tqdm for progress bars. The vowels data
+# needs aeon, which is not installed: use --input-file for those models.
 FROM runtime AS loadtest
 USER 0
 COPY deploy/constraints.txt /tmp/constraints.txt

@@ -76,23 +76,27 @@ class CharVocab:
     specials = (PAD, UNK, CLS)
     pad_id, unk_id, cls_id = 0, 1, 2
 
-    def __init__(self, chars: Iterable[str], max_length: int = 64) -> None:
+    def __init__(self, chars: Iterable[str], max_length: int = 64, lowercase: bool = False) -> None:
         self.itos = list(self.specials) + [c for c in chars if c not in self.specials]
         self.stoi = {c: i for i, c in enumerate(self.itos)}
         self.max_length = max_length
+        self.lowercase = lowercase
 
     @classmethod
-    def build(cls, texts: Iterable[str], min_count: int = 2, max_length: int = 64) -> CharVocab:
+    def build(cls, texts: Iterable[str], min_count: int = 2, max_length: int = 64,
+              lowercase: bool = False) -> CharVocab:
         """Characters seen at least `min_count` times; rarer ones map to <unk>."""
-        counts = Counter(ch for text in texts for ch in text)
+        counts = Counter(ch for text in texts for ch in (text.lower() if lowercase else text))
         chars = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
-        return cls(chars, max_length)
+        return cls(chars, max_length, lowercase)
 
     def __len__(self) -> int:
         return len(self.itos)
 
     def encode(self, text: str) -> list[int]:
-        """Text -> ids, truncated to max_length characters."""
+        """Text -> ids, truncated to max_length characters (lower-cased first when the vocab says so)."""
+        if self.lowercase:
+            text = text.lower()
         return [self.stoi.get(ch, self.unk_id) for ch in text[: self.max_length]]
 
     def encode_batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -116,14 +120,14 @@ class CharVocab:
             "cls_id": self.cls_id,
             "add_cls": False,
             "max_length": self.max_length,
-            "lowercase": False,
+            "lowercase": self.lowercase,
             "truncation": "right",
             "notes": {"empty_text": "one <unk> token", "mask": "1 for each real character, 0 for padding (INT64)"},
         }
 
     @classmethod
     def from_config(cls, block: dict) -> CharVocab:
-        vocab = cls(block["vocab"][len(cls.specials) :], block["max_length"])
+        vocab = cls(block["vocab"][len(cls.specials) :], block["max_length"], bool(block.get("lowercase")))
         if vocab.itos != block["vocab"]:
             raise ValueError("vocab in config does not start with <pad>, <unk>, <cls>")
         return vocab

@@ -213,6 +213,9 @@ class TransformerBlock(nn.Module):
         return x + self.mlp(self.ln2(x)), weights
 
 
+_HASH_PRIMES = (1000003, 999983, 998443, 997879, 996323)  # one multiplier per look-back distance
+
+
 class TextTransformer(nn.Module):
     """Pre-LN Transformer encoder over characters, masked-mean pooled, sigmoid multi-label head.
 
@@ -222,9 +225,19 @@ class TextTransformer(nn.Module):
     """
 
     def __init__(self, vocab_size: int, num_classes: int, dim: int = 96, heads: int = 4, layers: int = 2,
-                 max_length: int = 64, dropout: float = 0.1, conv_kernel: int = 3) -> None:
+                 max_length: int = 64, dropout: float = 0.1, conv_kernel: int = 3,
+                 hash_buckets: int = 0, hash_dim: int = 32, hash_orders: tuple[int, ...] = (2, 3, 4),
+                 ngram_head: bool = False) -> None:
         super().__init__()
         self.tokens = nn.Embedding(vocab_size, dim)
+        # fastText-style hashed character n-grams: a large, cheap memory of which letter
+        # sequences belong to which language, which a few attention layers cannot hold.
+        self.hash_orders = hash_orders
+        self.hashed = nn.Embedding(hash_buckets, hash_dim) if hash_buckets else None
+        self.hashed_proj = nn.Linear(hash_dim, dim, bias=False) if hash_buckets else None
+        # A linear read-out of the mean n-gram embedding beside the Transformer's (fastText's
+        # whole model): it learns in one pass what the attention layers take many epochs to.
+        self.ngram_head = nn.Linear(hash_dim, num_classes, bias=False) if hash_buckets and ngram_head else None
         self.positions = nn.Embedding(max_length, dim)
         # A character n-gram layer under the attention: it converges much faster on short strings.
         self.ngrams = nn.Conv1d(dim, dim, conv_kernel, padding=conv_kernel // 2) if conv_kernel else None
@@ -237,7 +250,11 @@ class TextTransformer(nn.Module):
         t = tokens.shape[1]
         keep = mask.to(torch.float32)
         key_bias = ((1.0 - keep) * -1e9)[:, None, None, :]  # [B, 1, 1, T], broadcast over heads and queries
-        x = self.tokens(tokens) * keep[:, :, None]
+        x = self.tokens(tokens)
+        grams = self.ngram_embeddings(tokens) * keep[:, :, None] if self.hashed is not None else None
+        if grams is not None:
+            x = x + self.hashed_proj(grams)
+        x = x * keep[:, :, None]
         if self.ngrams is not None:
             # Padding is zeroed first, so a real character's window sees the same zeros whether
             # the batch was padded or the conv's own zero padding supplied them.
@@ -248,8 +265,29 @@ class TextTransformer(nn.Module):
             x, weights = block(x, key_bias)
             attentions.append(weights)
         x = self.ln(x)
-        pooled = (x * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True).clamp(min=1.0)
-        return self.head(pooled), torch.stack(attentions, dim=1)
+        count = keep.sum(1, keepdim=True).clamp(min=1.0)
+        logits = self.head((x * keep[:, :, None]).sum(1) / count)
+        if self.ngram_head is not None:
+            logits = logits + self.ngram_head(grams.sum(1) / count)
+        return logits, torch.stack(attentions, dim=1)
+
+    def ngram_embeddings(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Sum of the hashed embeddings of the n-grams that END at each position.
+
+        Looking back only, with id 0 before the text, means a real character's n-grams never
+        reach the padding on the right: a text's outputs do not depend on how its batch was padded.
+        """
+        t, longest = tokens.shape[1], max(self.hash_orders)
+        padded = F.pad(tokens, (longest - 1, 0))
+        buckets = self.hashed.num_embeddings
+        total = torch.zeros(tokens.shape + (self.hashed.embedding_dim,), dtype=torch.float32)
+        for order in self.hash_orders:
+            code = torch.full_like(tokens, order * 7919)
+            for back in range(order):
+                start = longest - 1 - back
+                code = code * 8191 % 2147483647 + padded[:, start : start + t] * _HASH_PRIMES[back]
+            total = total + self.hashed(code % buckets)
+        return total
 
     def logits(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.encode(tokens, mask)[0]

@@ -42,6 +42,14 @@ def run_all(argv: Sequence[str]) -> dict:
     return record
 
 
+def stamp_command_time(name: str, wall: float, cpu: float) -> None:
+    """Record how long the whole command took (data, training, baselines, evaluation, export)."""
+    record = results.load(name)
+    if record is not None:
+        record["command"] = {"wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "machine": report.machine()}
+        results.save(name, record)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -53,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         record = run_all(rest)
         print(f"all models trained in {record['total_seconds']:.0f} s: {record['seconds']}")
     elif name in COMMANDS:
+        began, cpu = time.perf_counter(), time.process_time()
         COMMANDS[name](rest)
+        stamp_command_time(name, time.perf_counter() - began, time.process_time() - cpu)
     elif name != "report":
         print(f"unknown model {name!r}; choose one of: all, report, {', '.join(COMMANDS)}", file=sys.stderr)
         return 2

@@ -1,17 +1,19 @@
 """Character-level language identification (multi-label) with a small Transformer encoder.
 
-    python -m models.train langid_transformer [--dim 96] [--epochs 12] [--data csv:my.csv]
+    python -m models.train langid_transformer [--dim 96] [--epochs 8] [--data csv:my.csv]
 
-Same script, same split: a char 1-3-gram logistic-regression baseline (sklearn).
-Targets are multi-hot (a CLDR string can be spelled identically in several
-languages); the network is trained with binary cross-entropy and exports sigmoid
-probabilities plus its attention weights [batch, layers, heads, seq, seq].
+Trained on real words (wordfreq's frequency lists), phrases sampled from them, CLDR display
+names (babel) and letter-less strings with no target (see models/langid_samples.py).
+Evaluated on the held-out CLDR split and on real sentences and words training never reads
+(models/langid_eval.py), beside lingua-language-detector and a char 1-3-gram logistic
+regression trained on the same samples. Targets are multi-hot (a word can be spelled the
+same in several languages); the network is trained with binary cross-entropy and exports
+sigmoid probabilities plus its attention weights [batch, layers, heads, seq, seq].
+With --data csv:<path> it trains on that file alone.
 """
 
 from __future__ import annotations
 
-import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,9 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch.export import Dim
 
-from . import cli, results
-from .data_text import CLDR_SOURCE, MAX_SHARED, TextSet, load_text_data, split_by_text
+from . import cli, langid_eval, results
+from .data_text import CLDR_SOURCE, MAX_SHARED, load_text_data, split_by_text
+from .data_words import WORDFREQ_SOURCE, load_lexicons, word_owners, wordfreq_lexicon
 from .encoding import CharVocab, MultiHotEncoder
+from .langid_baseline import NgramBaseline, multilabel_metrics
+from .langid_samples import Sampler, SampleMix
 from .export import (
     PARITY_TOLERANCE,
     ExportError,
@@ -36,14 +41,23 @@ from .networks import TextTransformer
 from .training import count_parameters, fit, set_seed
 
 DEFAULTS = {
-    "dim": 96,
+    "dim": 64,
     "heads": 4,
     "layers": 2,
     "max_length": 64,
     "dropout": 0.1,
     "conv_kernel": 5,           # character n-gram conv under the attention; 0 = pure Transformer
-    "min_char_count": 2,        # rarer characters map to <unk>
-    "epochs": 16,
+    "hash_buckets": 49152,      # hashed 2-5-gram embeddings (fastText-style); 0 = none
+    "hash_dim": 32,
+    "ngram_head": True,         # also read the mean n-gram embedding out linearly
+    "ngram_lr_scale": 10.0,     # the n-gram table and read-out learn at lr * this, without weight decay
+    "min_char_count": 3,        # rarer characters map to <unk>
+    "lowercase": True,          # word lists are lower-case; the served model lower-cases too
+    "top_words": 20000,         # most frequent words per language from wordfreq
+    "word_power": 0.5,          # sample words by frequency ** power (flatter than real use)
+    "samples_per_epoch": 80000,  # drawn afresh each epoch
+    "val_samples": 6000,
+    "epochs": 5,
     "batch_size": 128,
     "lr": 4e-3,
     "weight_decay": 0.01,
@@ -54,6 +68,8 @@ DEFAULTS = {
     "seed": 0,
     "threshold": 0.5,           # for F1: labels at or above it, plus always the top-1
     "baseline": True,           # also fit the char n-gram logistic regression
+    "baseline_samples": 100000,  # one epoch's worth of samples for it
+    "real_eval": True,          # score on the real sentences and words, beside lingua
     "data": "cldr",             # or csv:<path> with text,labels rows
     "export": True,
     "repository": str(cli.REPOSITORY),
@@ -86,43 +102,6 @@ def probabilities(model: TextTransformer, vocab: CharVocab, texts: list[str]) ->
     return out
 
 
-def multilabel_metrics(scores: np.ndarray, targets: np.ndarray, threshold: float) -> dict:
-    """top-1 accuracy (best label inside the true set), micro- and macro-F1 of thresholded labels."""
-    from sklearn.metrics import f1_score
-
-    top = scores.argmax(1)
-    predicted = (scores >= threshold).astype(np.int64)
-    predicted[np.arange(len(top)), top] = 1  # every text gets at least its best label
-    return {
-        "top1_accuracy": float(targets[np.arange(len(top)), top].mean()),
-        "micro_f1": float(f1_score(targets, predicted, average="micro", zero_division=0)),
-        "macro_f1": float(f1_score(targets, predicted, average="macro", zero_division=0)),
-    }
-
-
-def logistic_baseline(data: TextSet, train: np.ndarray, test: np.ndarray, targets: np.ndarray, args) -> dict:
-    """Char 1-3-gram TF-IDF + one-vs-rest logistic regression (log-loss SGD, fast on 2 cores)."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import SGDClassifier
-    from sklearn.multiclass import OneVsRestClassifier
-
-    started = time.perf_counter()
-    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
-    x_train = vectorizer.fit_transform([data.texts[i] for i in train])
-    x_test = vectorizer.transform([data.texts[i] for i in test])
-    classifier = OneVsRestClassifier(
-        SGDClassifier(loss="log_loss", alpha=3e-6, max_iter=30, tol=1e-4, random_state=args.seed)
-    )
-    with warnings.catch_warnings():  # 30 SGD epochs are enough for the baseline; silence the reminder
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        classifier.fit(x_train, targets[train])
-    metrics = multilabel_metrics(classifier.predict_proba(x_test), targets[test], args.threshold)
-    metrics.update({"features": int(x_train.shape[1]), "train_seconds": round(time.perf_counter() - started, 1),
-                    "model": "TfidfVectorizer(char, 1-3) + OneVsRest(SGDClassifier(log_loss, alpha=3e-6))"})
-    return metrics
-
-
 def padding_invariance(path: Path, vocab: CharVocab, texts: list[str]) -> float:
     """Largest change in any output when a text is run alone versus padded inside a longer batch."""
     sess = session(path)
@@ -137,6 +116,26 @@ def padding_invariance(path: Path, vocab: CharVocab, texts: list[str]) -> float:
     return worst
 
 
+def samplers(data, train_all: np.ndarray, val: np.ndarray, args) -> tuple[Sampler, Sampler, dict]:
+    """Training and validation samplers: CLDR (train / validation side) plus the word lists."""
+    cldr = args.data == "cldr"
+    lexicons = load_lexicons(data.classes, data, args.top_words, args.word_power) if cldr else {}
+    owners = word_owners(lexicons)
+    mix = SampleMix() if cldr else SampleMix(words=0.0, phrases=0.0, cldr=1.0, no_letters=0.0)
+    loanwords = wordfreq_lexicon("en", 3000, args.word_power) if cldr else None
+    pairs = [(data.texts[i], data.labels[i]) for i in train_all if i not in set(val)]
+    train = Sampler(lexicons, owners, pairs, mix, loanwords)
+    held = Sampler(lexicons, owners, [(data.texts[i], data.labels[i]) for i in val], mix, loanwords)
+    sources = {"cldr": {**CLDR_SOURCE, "filter": f"strings shared by >= {MAX_SHARED} locales dropped"},
+               "words": {**WORDFREQ_SOURCE, "top_words": args.top_words, "sampling": f"frequency ** {args.word_power}",
+                         "from_cldr_instead": sorted(c for c in data.classes if wordfreq_lexicon(c, 1, 1) is None),
+                         "hr_sr": "wordfreq's `sh` list: hr as written (Latin), sr transliterated to Cyrillic"}}
+    summary = {"name": "wordfreq word lists and phrases sampled from them, CLDR display names (babel), "
+                       "letter-less strings", "licence": f"wordfreq: {WORDFREQ_SOURCE['licence']}; "
+                                                        f"CLDR: {CLDR_SOURCE['licence']}"}
+    return train, held, {**summary, **sources} if cldr else {"name": args.data}
+
+
 def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:
     args = cli.parse(DEFAULTS, argv, f"models.train {name}")
     set_seed(args.seed)
@@ -144,49 +143,80 @@ def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:
     train_all, test, split_record = split_by_text(data, args.test_fraction, args.split_seed)
     rng = np.random.default_rng(args.seed)
     shuffled = rng.permutation(train_all)
-    n_val = max(1, round(len(shuffled) * args.val_fraction))
-    val, train = np.sort(shuffled[:n_val]), np.sort(shuffled[n_val:])
+    val = np.sort(shuffled[: max(1, round(len(shuffled) * args.val_fraction))])
     encoder = MultiHotEncoder(data.classes)
-    targets = encoder.encode_batch(data.labels)
-    vocab = CharVocab.build((data.texts[i] for i in train), args.min_char_count, args.max_length)
+    train_sampler, val_sampler, sources = samplers(data, train_all, val, args)
+    val_texts, val_labels = zip(*val_sampler.epoch(args.val_samples, np.random.default_rng(args.seed + 1)))
+    val_targets = encoder.encode_batch(list(val_labels))
+    first_epoch = train_sampler.epoch(args.samples_per_epoch, np.random.default_rng(args.seed + 2))
+    vocab = CharVocab.build([t for t, _ in first_epoch], args.min_char_count, args.max_length, args.lowercase)
     model = TextTransformer(len(vocab), len(encoder), dim=args.dim, heads=args.heads, layers=args.layers,
-                            max_length=args.max_length, dropout=args.dropout, conv_kernel=args.conv_kernel)
-    train_texts = [data.texts[i] for i in train]
-    train_targets = torch.from_numpy(targets[train])
-    val_texts, val_targets = [data.texts[i] for i in val], targets[val]
+                            max_length=args.max_length, dropout=args.dropout, conv_kernel=args.conv_kernel,
+                            hash_buckets=args.hash_buckets, hash_dim=args.hash_dim, hash_orders=(2, 3, 4, 5),
+                            ngram_head=args.ngram_head)
 
     def batches(rng):
-        for index in batches_by_length(vocab, train_texts, args.batch_size, rng):
-            yield encode(vocab, train_texts, index), train_targets[index]
+        samples = train_sampler.epoch(args.samples_per_epoch, rng)  # a fresh draw of words and phrases
+        texts = [t for t, _ in samples]
+        targets = torch.from_numpy(encoder.encode_batch([labels for _, labels in samples]))
+        for index in batches_by_length(vocab, texts, args.batch_size, rng):
+            yield encode(vocab, texts, index), targets[index]
 
     def loss_fn(m, inputs, target):
         return F.binary_cross_entropy_with_logits(m.logits(*inputs), target)
 
     def val_loss(m):
-        scores = np.clip(probabilities(m, vocab, val_texts), 1e-7, 1 - 1e-7)
+        scores = np.clip(probabilities(m, vocab, list(val_texts)), 1e-7, 1 - 1e-7)
         return float(-np.mean(val_targets * np.log(scores) + (1 - val_targets) * np.log(1 - scores)))
 
+    # A hashed n-gram row is updated only when its n-gram occurs: like fastText, it needs a larger step.
+    fast = [p for n, p in model.named_parameters() if n.startswith(("hashed.", "ngram_head."))]
+    rest = [p for n, p in model.named_parameters() if not n.startswith(("hashed.", "ngram_head."))]
+    groups = [{"params": rest}] + ([{"params": fast, "lr": args.lr * args.ngram_lr_scale, "weight_decay": 0.0}]
+                                   if fast else [])
     run = fit(model, batches, loss_fn, val_loss, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
-              patience=args.patience, seed=args.seed, desc=name,
-              steps_per_epoch=-(-len(train_texts) // args.batch_size))
+              patience=args.patience, seed=args.seed, desc=name, param_groups=groups,
+              steps_per_epoch=-(-len(first_epoch) // args.batch_size))
+    targets = encoder.encode_batch(data.labels)
     test_texts = [data.texts[i] for i in test]
     metrics = multilabel_metrics(probabilities(model, vocab, test_texts), targets[test], args.threshold)
     metrics.update({"best_epoch": run.best_epoch, "epochs_run": run.epochs_run, "train_seconds": round(run.seconds, 1),
                     "parameters": count_parameters(model), "vocab_size": len(vocab), "classes": len(encoder),
                     "split": {**split_record, "val_size": len(val)}})
-    print(f"{name}: top-1 {metrics['top1_accuracy']:.4f} micro-F1 {metrics['micro_f1']:.4f} "
+    print(f"{name}: CLDR top-1 {metrics['top1_accuracy']:.4f} micro-F1 {metrics['micro_f1']:.4f} "
           f"macro-F1 {metrics['macro_f1']:.4f}")
     record = {"name": name, "metrics": metrics}
+    baseline = None
     if args.baseline:
-        record["baseline"] = logistic_baseline(data, train_all, test, targets, args)
-        print(f"logistic regression: top-1 {record['baseline']['top1_accuracy']:.4f}")
+        samples = train_sampler.epoch(args.baseline_samples, np.random.default_rng(args.seed + 3))
+        baseline = NgramBaseline(encoder.classes, args.seed).fit(
+            [t for t, _ in samples], encoder.encode_batch([labels for _, labels in samples]))
+        record["baseline"] = {**multilabel_metrics(baseline.scores(test_texts), targets[test], args.threshold),
+                              **baseline.record()}
+        print(f"logistic regression: CLDR top-1 {record['baseline']['top1_accuracy']:.4f}")
+    if args.real_eval and args.data == "cldr":
+        record["real_text"] = real_text_evaluation(model, vocab, encoder, baseline)
     if args.export:
-        record["provenance"] = export(model, vocab, encoder, test_texts, metrics, record.get("baseline"), args, name)
+        record["provenance"] = export(model, vocab, encoder, test_texts, metrics, record.get("baseline"),
+                                      record.get("real_text"), sources, args, name)
     results.save(name, record)
     return record
 
 
-def export(model, vocab, encoder, test_texts, metrics, baseline, args, name) -> dict:
+def real_text_evaluation(model, vocab, encoder, baseline) -> dict:
+    """Ours, lingua and the n-gram baseline on the real sentences and words, in one run."""
+    def ours(texts: list[str]) -> list[str]:
+        return [encoder.classes[i] for i in probabilities(model, vocab, texts).argmax(1)]
+
+    report = langid_eval.evaluate({"transformer": ours, "lingua": langid_eval.lingua_predictor(encoder.classes),
+                                   "ngram_baseline": baseline.predict if baseline else None})
+    for detector, found in report["detectors"].items():
+        if not found.get("missing"):
+            print(f"real text, {detector}: sentences {found['sentences']['top1']:.4f} words {found['words']['top1']:.4f}")
+    return report
+
+
+def export(model, vocab, encoder, test_texts, metrics, baseline, real_text, sources, args, name) -> dict:
     config = base_config(
         name, f"Character-level Transformer encoder ({args.layers} layers, {args.heads} heads, d={args.dim}) "
               "for multi-label language identification",
@@ -204,15 +234,19 @@ def export(model, vocab, encoder, test_texts, metrics, baseline, args, name) -> 
                         "attention_output": "attentions"},
         warmup_length=16,
     )
-    # Held-out CLDR strings: median 10 characters, 90% within 21, longest 54. Batching by
-    # these buckets keeps a 5-character text from paying attention over a 50-long padding.
+    # Short texts dominate (words and names: median about 10 characters). Batching by these
+    # buckets keeps a 5-character text from paying attention over a 50-long padding.
     config["dynamic_batching"]["length_buckets"] = LENGTH_BUCKETS
-    data_record = {**CLDR_SOURCE, "languages": encoder.classes, "filter": f"strings shared by >= {MAX_SHARED} "
-                   "locales dropped", "split": metrics["split"]} if args.data == "cldr" else {"name": args.data}
+    data_record = {**sources, "languages": encoder.classes, "cldr_split": metrics["split"]}
     command = cli.command(name, args, DEFAULTS)
     config["provenance"] = {"data": data_record, "metrics": metrics, "training_command": command}
     if baseline:
         config["provenance"]["baseline"] = baseline
+    if real_text:
+        config["provenance"]["real_text_evaluation"] = {
+            "source": real_text["source"], "sentences": real_text["sentences"], "words": real_text["words"],
+            "top1": {k: {"sentences": v["sentences"]["top1"], "words": v["words"]["top1"]}
+                     for k, v in real_text["detectors"].items() if not v.get("missing")}}
     by_length = sorted(test_texts, key=len)
     middle, spread = len(by_length) // 2, by_length[:: max(1, len(by_length) // 64)][:64]
     cases = [by_length[middle : middle + 1], by_length[-7:], spread]  # batch 1, 7 and 64 at mixed lengths

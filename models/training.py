@@ -76,6 +76,7 @@ def fit(
     steps_per_epoch: int | None = None,
     warmup: float = 0.05,
     progress: bool = True,
+    param_groups: list[dict] | None = None,
 ) -> FitResult:
     """Train until `epochs` or until validation loss has not improved for `patience` epochs.
 
@@ -87,7 +88,8 @@ def fit(
     updated every step, after a linear warm-up over the first `warmup` fraction of steps.
     """
     rng = np.random.default_rng(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    # param_groups: per-group lr / weight_decay (e.g. faster embedding tables); the schedule scales every group.
+    optimizer = torch.optim.AdamW(param_groups or model.parameters(), lr=lr, weight_decay=weight_decay)
     total_steps = epochs * (steps_per_epoch or 1)
     ramp = int(total_steps * warmup) if steps_per_epoch else 0
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _cosine(step, total_steps, ramp))

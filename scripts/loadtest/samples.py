@@ -1,11 +1,13 @@
 """Real inputs for a model, chosen from its config.json.
 
-- image models (an FP32 input of dims [1, 8, 8]): held-out UCI digits, the
-  last 20% of sklearn's load_digits, as [0, 1] floats (models/data_images);
+- image models (an FP32 input of dims [1, 8, 8]): held-out UCI digits (CC BY 4.0), the
+  last 20% of sklearn's load_digits, vendored in data/digits_heldout.npz so the client
+  needs nothing the service does not install;
 - sequence models (an FP32 input of dims [-1, 12]): the Japanese Vowels test
-  set parsed from the aeon wheel's .ts files (models/data_vowels);
-- text models (preprocessing type "chars", or a BYTES input): held-out CLDR
-  strings from babel (models/data_text), tokenised with the config's vocabulary;
+  set parsed from the aeon wheel's .ts files (models/data_vowels; optional);
+- text models (preprocessing type "chars", or a BYTES input): 800 real sentences in 40
+  languages (data/sentences.txt, Django's translations, BSD 3-Clause), tokenised with
+  the config's vocabulary exactly as the service tokenises;
 - `--input-file`: a .npy (first axis = items), a .npz (one array per input
   name), or a directory of PNG files;
 - anything else: random tensors shaped from the config, labelled synthetic.
@@ -27,7 +29,7 @@ import numpy as np
 
 from .payloads import numpy_dtype
 
-HELD_OUT_FRACTION = 0.2
+DATA = Path(__file__).resolve().parent / "data"
 DIGITS_SIZE = 8  # load_digits images are 8x8, one channel
 VOWELS_CHANNELS = 12  # LPC cepstrum coefficients per frame
 Encode = Callable[[list[Any]], dict[str, np.ndarray]]
@@ -88,24 +90,31 @@ def load_samples(config: dict, input_file: str | Path | None = None, seed: int =
         return _from_file(config, kind, Path(input_file))
     dims = (_image_input(config) if kind == "image" else _frames_input(config) if kind == "sequence" else {}).get("dims")
     if kind == "image" and dims in ([1, DIGITS_SIZE, DIGITS_SIZE], [DIGITS_SIZE, DIGITS_SIZE]):
-        from models.data_images import load_digits_arrays
-
-        images, _ = load_digits_arrays()
-        held = images[int(len(images) * (1 - HELD_OUT_FRACTION)) :]
-        return SampleSet("image", f"sklearn load_digits, last 20% ({len(held)} images)", list(held), _image_encoder(config))
+        held = heldout_digits()
+        return SampleSet("image", f"sklearn load_digits, last 20% ({len(held)} images, vendored)", list(held),
+                         _image_encoder(config))
     if kind == "sequence" and dims and dims[-1] == VOWELS_CHANNELS:
-        from models.data_vowels import load_vowels
+        from models.data_vowels import load_vowels  # needs aeon's data files: `pip install --no-deps aeon==1.6.0`
 
         test = load_vowels("test")
         return SampleSet("sequence", f"Japanese Vowels test set ({len(test)} utterances)", test.sequences, _sequence_encoder(config))
     if kind == "text":
-        from models.data_text import load_cldr, split_by_text
-
-        data = load_cldr()
-        _, test, _ = split_by_text(data, HELD_OUT_FRACTION, seed)
-        texts = [data.texts[i] for i in test]
-        return SampleSet("text", f"CLDR strings from babel, 20% held out ({len(texts)} strings)", texts, _text_encoder(config))
+        texts = sentences()
+        return SampleSet("text", f"real sentences in 40 languages ({len(texts)}, Django's translations)", texts,
+                         _text_encoder(config))
     return synthetic_samples(config, seed)
+
+
+def heldout_digits() -> np.ndarray:
+    """The 360 held-out UCI digits as [N, 1, 8, 8] float32 in [0, 1] (pixel counts 0..16 / 16)."""
+    with np.load(DATA / "digits_heldout.npz", allow_pickle=False) as archive:
+        return (archive["images"] / 16.0).astype(np.float32)[:, None]
+
+
+def sentences() -> list[str]:
+    """The vendored sentences, one per line (comment lines skipped)."""
+    lines = (DATA / "sentences.txt").read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def synthetic_samples(config: dict, seed: int = 0, count: int = 64) -> SampleSet:
@@ -192,14 +201,28 @@ def _text_encoder(config: dict) -> Encode:
     first = config["input"][0]
     if first["datatype"] == "BYTES":
         return lambda items: {first["name"]: np.array([t.encode("utf-8") for t in items], dtype=object)}
-    from models.encoding import CharVocab
+    pre = _pre(config)
+    stoi = {token: i for i, token in enumerate(pre.get("vocab") or [])}
+    unk, pad, cls_id = int(pre.get("unk_id", 1)), int(pre.get("pad_id", 0)), int(pre.get("cls_id", 2))
+    add_cls = bool(pre.get("add_cls", False))
+    room = int(pre.get("max_length", 1 << 30)) - (1 if add_cls else 0)
 
-    vocab = CharVocab.from_config(_pre(config))
+    def ids_of(text: str) -> list[int]:
+        # The service's tokenizer (service/preprocess.py::tokenize), without importing the service.
+        text = text.lower() if pre.get("lowercase") else text
+        kept = text[-room:] if pre.get("truncation") == "left" else text[:room]
+        return ([cls_id] if add_cls else []) + [stoi.get(ch, unk) for ch in kept] or [unk]
+
     tokens = _input(config, "tokens_input", lambda s: not _is_float(s) and -1 in s["dims"]) or first
     mask = _input(config, "mask_input", lambda s: s["name"] != tokens["name"] and -1 in s["dims"])
 
     def encode(items: list[Any]) -> dict[str, np.ndarray]:
-        ids, valid = vocab.encode_batch(items)
+        rows = [ids_of(t) for t in items]
+        longest = max(len(r) for r in rows)
+        ids = np.full((len(rows), longest), pad, dtype=np.int64)
+        valid = np.zeros((len(rows), longest), dtype=np.int64)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)], valid[i, : len(row)] = row, 1
         out = {tokens["name"]: ids.astype(numpy_dtype(tokens["datatype"]))}
         if mask is not None:
             out[mask["name"]] = valid.astype(numpy_dtype(mask["datatype"]))

@@ -195,8 +195,12 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
     elif fmt == "png":
         raise Unprocessable(f"format 'png' is only for models whose postprocessing type is 'image'; "
                             f"{name!r} answers labels")
+    inverted = [False] * len(items)
     if any(isinstance(item, tuple) for item in items):  # Pillow decoding is CPU work: keep it off the loop
-        items = await asyncio.to_thread(lambda: [preprocess.image_feeds(config, *it) for it in items])
+        decoded = await asyncio.to_thread(
+            lambda: [preprocess.image_feeds_and_inversion(config, *it) if isinstance(it, tuple) else (it, False)
+                     for it in items])
+        items, inverted = [d[0] for d in decoded], [d[1] for d in decoded]
     texts = items if kind == "text" else []
     feeds = [preprocess.text_feeds(config, t) for t in texts] if texts else items
     results = await unless_disconnected(
@@ -204,7 +208,7 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
     )
     outputs = [{k: v[0] if config.batched else v for k, v in r.outputs.items()} for _, r in results]
     if post.type == "image":
-        return _image_answer(name, version, post, outputs, fmt, upscale)
+        return _image_answer(name, version, post, outputs, fmt, upscale, inverted)
     predictions = [post.classify(o, top_k, threshold) for o in outputs]
     for answer, tokenized in zip(predictions, texts):
         answer["truncated"] = tokenized.truncated
@@ -212,14 +216,19 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
 
 
 def _image_answer(name: str, version: str, post: Postprocessing, outputs: list[dict[str, np.ndarray]], fmt: str | None,
-                  upscale: int) -> Response:
+                  upscale: int, inverted: list[bool]) -> Response:
+    # An upload inverted to the model's polarity (dark-on-white -> bright-on-dark) is inverted
+    # back, so the answer has the polarity of the upload.
     arrays = [image_array(o, post) for o in outputs]
+    arrays = [1.0 - a if flip else a for a, flip in zip(arrays, inverted, strict=True)]
     if fmt == "png":
         return Response(to_png(arrays[0], upscale), media_type="image/png")
+    low, high = post.value_range
     predictions = [
-        {"output": post.output, "values": np.asarray(o[post.output]).tolist(),
-         "png_b64": base64.b64encode(to_png(a, upscale)).decode("ascii")}
-        for o, a in zip(outputs, arrays)
+        {"output": post.output,
+         "values": (low + high - np.asarray(o[post.output]) if flip else np.asarray(o[post.output])).tolist(),
+         "inverted": flip, "png_b64": base64.b64encode(to_png(a, upscale)).decode("ascii")}
+        for o, a, flip in zip(outputs, arrays, inverted, strict=True)
     ]
     return _json({"model_name": name, "model_version": version, "predictions": predictions})
 

@@ -126,9 +126,16 @@ def area_resize(array: np.ndarray, height: int, width: int, fill: float) -> np.n
 
 def image_tensor(image: Image.Image, spec: ImageSpec) -> np.ndarray:
     """A decoded image -> the model's input tensor (without batch axis), as in training."""
+    return image_tensor_and_inversion(image, spec)[0]
+
+
+def image_tensor_and_inversion(image: Image.Image, spec: ImageSpec) -> tuple[np.ndarray, bool]:
+    """The input tensor, and whether the upload was inverted to get it (an image-output model's
+    answer is inverted back, so it comes back in the upload's polarity)."""
     array = _pixels(image, spec)
     dark = spec.background == "dark"
-    if spec.invert == "always" or (spec.invert == "auto" and _light_background(array) == dark):
+    inverted = spec.invert == "always" or (spec.invert == "auto" and _light_background(array) == dark)
+    if inverted:
         array = 1.0 - array
     if array.shape[:2] != (spec.height, spec.width):
         array = area_resize(array, spec.height, spec.width, 0.0 if dark else 1.0)
@@ -138,7 +145,7 @@ def image_tensor(image: Image.Image, spec: ImageSpec) -> np.ndarray:
         array = (array - np.asarray(spec.mean)) / np.asarray(spec.std)
     if spec.layout == "CHW":
         array = array.transpose(2, 0, 1)
-    return np.ascontiguousarray(array, dtype=np.float32)
+    return np.ascontiguousarray(array, dtype=np.float32), inverted
 
 
 def _light_background(array: np.ndarray) -> bool:

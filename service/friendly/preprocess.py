@@ -23,7 +23,7 @@ from ..core.config import ModelConfig, TensorSpec
 from ..core.datatypes import numpy_dtype
 from ..core.errors import InvalidInput, PayloadTooLarge, Unprocessable
 from ..core.processing import ImagePreprocessing, SequencePreprocessing, TextPreprocessing
-from .images import ImageSpec, image_tensor, open_image
+from .images import ImageSpec, image_tensor_and_inversion, open_image
 
 KINDS = {"image": "image", "sequence": "sequence", "chars": "text", "text": "text"}
 
@@ -90,8 +90,14 @@ def image_spec(config: ModelConfig) -> ImageSpec:
 
 def image_feeds(config: ModelConfig, data: bytes, where: str) -> dict[str, np.ndarray]:
     """Encoded image bytes -> feeds of one item."""
+    return image_feeds_and_inversion(config, data, where)[0]
+
+
+def image_feeds_and_inversion(config: ModelConfig, data: bytes, where: str) -> tuple[dict[str, np.ndarray], bool]:
+    """Encoded image bytes -> feeds of one item, and whether the upload's polarity was inverted."""
     spec = image_spec(config)
-    return _batch(config, {spec.input: image_tensor(open_image(data, where), spec)})
+    tensor, inverted = image_tensor_and_inversion(open_image(data, where), spec)
+    return _batch(config, {spec.input: tensor}), inverted
 
 
 def array_feeds(config: ModelConfig, pixels: object, where: str) -> dict[str, np.ndarray]:

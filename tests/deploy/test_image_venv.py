@@ -167,6 +167,11 @@ class ImageReplay:
                         # Users are emulated by running as the USER uid; never touch the host's.
                         assert not re.search(r"\bpip\b", ins.rest), "keep user creation in its own RUN"
                         continue
+                    if re.search(r"\bapt-get install\b", ins.rest):
+                        # Debian packages (the heatmap fonts) go to the host's /usr by the install
+                        # scripts; never apt-get on the host from here.
+                        assert not re.search(r"\bpip\b", ins.rest), "keep apt-get in its own RUN"
+                        continue
                     self._run(ins, cwd, self.build_env(sub_chain[: sub_chain.index(st) + 1]))
 
     def _copy(self, copy: df.Copy, cwd: str) -> None:

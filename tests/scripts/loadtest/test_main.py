@@ -98,3 +98,16 @@ def test_grpc_protocol_against_the_real_service(real_server, served_repo, tmp_pa
         assert step["requests_ok"] > 10 and step["errors_total"] == 0
         # The server counted them (read from /metrics over HTTP): the calls really went over gRPC.
         assert step["server_requests"] == pytest.approx(step["requests_ok"], rel=0.1)
+
+
+def test_a_missing_optional_package_is_one_line_not_a_traceback(fake_server, digits_repo, monkeypatch, capsys):
+    from scripts.loadtest import sweep
+
+    def needs_aeon(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'aeon'", name="aeon")
+
+    monkeypatch.setattr(sweep, "load_samples", needs_aeon)
+    assert main(["digits", "--url", fake_server.url, "--repository", str(digits_repo), *SHORT]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: this run needs the optional package 'aeon', which is not installed: "
+                   "pip install --no-deps aeon==1.6.0 (it carries the Japanese Vowels files), or pass --input-file"]

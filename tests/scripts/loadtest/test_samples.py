@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from scripts.loadtest.samples import load_samples, model_kind
+
+ROOT = Path(__file__).resolve().parents[3]
 
 IMAGE = {"name": "digits", "input": [{"name": "image", "datatype": "FP32", "dims": [1, 8, 8]}],
          "output": [{"name": "probabilities", "datatype": "FP32", "dims": [10]}]}
@@ -37,6 +42,26 @@ def test_digits_are_the_held_out_last_fifth_in_unit_range():
     assert batch.min() >= 0.0 and batch.max() <= 1.0
 
 
+@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="scikit-learn not installed")
+def test_vendored_digits_are_exactly_sklearns_last_fifth():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    expected = (bunch.images[int(len(bunch.images) * 0.8) :] / 16.0).astype(np.float32)
+    np.testing.assert_array_equal(np.stack(load_samples(IMAGE).items)[:, 0], expected)
+
+
+def test_samples_need_only_what_the_service_installs():
+    # scikit-learn, babel and the training code are blocked: the client must still find real data.
+    code = ("import sys; [sys.modules.__setitem__(m, None) for m in ('sklearn', 'babel', 'models', 'torch')]; "
+            "from scripts.loadtest.samples import load_samples; "
+            f"image = load_samples({IMAGE!r}); text = load_samples({TEXT!r}); "
+            "print(len(image.items), image.synthetic, len(text.items), text.synthetic)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["360", "False", "800", "False"]
+
+
 @pytest.mark.skipif(importlib.util.find_spec("aeon") is None, reason="aeon wheel (Japanese Vowels files) not installed")
 def test_vowels_test_set_is_padded_with_lengths():
     samples = load_samples(SEQUENCE)
@@ -49,10 +74,23 @@ def test_vowels_test_set_is_padded_with_lengths():
 
 def test_text_is_tokenised_with_the_configs_vocabulary():
     samples = load_samples(TEXT)
-    assert samples.kind == "text" and len(samples.items) > 1000
+    assert samples.kind == "text" and len(samples.items) == 800 and not samples.synthetic
+    assert "Dieses Feld darf nicht leer sein." in samples.items
     out = samples.encode(["ab", "b?a"])
     np.testing.assert_array_equal(out["tokens"], [[3, 4, 0], [4, 1, 3]])
     np.testing.assert_array_equal(out["mask"], [[1, 1, 0], [1, 1, 1]])
+
+
+def test_text_tokens_match_the_service_tokenizer():
+    from service.config import ModelConfig
+    from service.preprocess import tokenize
+
+    config = {**TEXT, "preprocessing": {**TEXT["preprocessing"], "lowercase": True, "max_length": 3}}
+    model = ModelConfig.model_validate(config)
+    encode = load_samples(config).encode
+    for text in ["AB", "ba?a", "B"]:
+        row = encode([text])["tokens"][0].tolist()
+        assert row == tokenize(model, text, "text", 100).ids
 
 
 def test_no_matching_dataset_gives_labelled_synthetic_data():

@@ -1,0 +1,43 @@
+"""Training samples for language id: words, phrases, CLDR strings and letter-less strings."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.data_words import Lexicon
+from models.langid_samples import Sampler, SampleMix
+
+
+def lexicon(words: list[str]) -> Lexicon:
+    return Lexicon(words, np.full(len(words), 1.0 / len(words)))
+
+
+def sampler(mix: SampleMix = SampleMix()) -> Sampler:
+    lexicons = {"de": lexicon(["und", "montag", "haus"]), "ja": lexicon(["月曜日", "です"])}
+    owners = {"und": ["de"], "montag": ["de"], "haus": ["de"], "月曜日": ["ja", "zh"], "です": ["ja"]}
+    cldr = [("Deutschland", ["de"]), ("ドイツ", ["ja"])]
+    return Sampler(lexicons, owners, cldr, mix, lexicon(["Control", "JSON"]))
+
+
+def test_an_epoch_mixes_the_kinds_in_the_given_proportions():
+    samples = sampler().epoch(1000, np.random.default_rng(0))
+    assert len(samples) == 1000
+    no_language = [t for t, labels in samples if not labels]
+    assert len(no_language) == 50
+    assert all(not any(ch.isalpha() for ch in t) for t in no_language)
+
+
+def test_words_carry_every_owner_and_phrases_one_language():
+    s = sampler()
+    rng = np.random.default_rng(1)
+    words = s.words(200, rng)
+    assert (("月曜日", ["ja", "zh"]) in words) and all(labels for _, labels in words)
+    for text, labels in s.phrases(200, rng):
+        assert len(labels) == 1
+        assert (" " not in text) == (labels == ["ja"])  # Japanese is written without spaces
+
+
+def test_a_csv_alone_is_one_pass_over_its_strings():
+    s = Sampler({}, {}, [("a", ["x"]), ("b", ["y"]), ("c", ["x"])], SampleMix(0, 0, 1, 0), None)
+    epoch = s.epoch(100, np.random.default_rng(0))
+    assert sorted(epoch) == [("a", ["x"]), ("b", ["y"]), ("c", ["x"])]
