@@ -40,9 +40,17 @@ HEALTHY_RUN_S = 30.0
 EXIT_GRACE_S = 15.0
 
 
-def shared_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound with SO_REUSEPORT: the supervisor's reservation, or a worker's listener."""
+def shared_socket(host: str, port: int, exclusive_check: bool = False) -> socket.socket:
+    """A TCP socket bound with SO_REUSEPORT: the supervisor's reservation, or a worker's listener.
+
+    `exclusive_check` first binds without SO_REUSEPORT, so a port some other
+    process holds, even with SO_REUSEPORT (another server group), is refused."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if exclusive_check:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+            port = probe.getsockname()[1]
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -88,7 +96,7 @@ class Supervisor:
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; the exit status."""
         try:
-            reservation = shared_socket(self.settings.host, self.settings.port)
+            reservation = shared_socket(self.settings.host, self.settings.port, exclusive_check=True)
         except OSError as exc:
             log.error("cannot bind the HTTP port", extra={"port": self.settings.port, "error": str(exc)})
             return STARTUP_FAILURE

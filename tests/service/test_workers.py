@@ -174,3 +174,11 @@ def test_startup_fails_loudly_when_a_worker_cannot_start(repo):
     assert code == 3, proc.log()[-3000:]
     assert "worker failed to start; stopping the others" in proc.log()
     assert workers_of(proc.pid) == {}
+
+
+def test_a_port_another_server_group_holds_is_refused_at_startup(server, repo):
+    port = server.port
+    other = ServerProcess(repo, args=["--workers", "2", "--port", str(port)])
+    code = other.proc.wait(60)
+    assert code == 3 and "cannot bind the HTTP port" in other.log(), other.log()[-2000:]
+    assert httpx.get(f"{server.url}/v2/health/ready").status_code == 200  # the first group is untouched
