@@ -124,7 +124,7 @@ def serve(settings: Settings, role: Role | None = None) -> None:
     on_started = None
     asgi = app
     if role is not None:
-        asgi = Gateway(app, role)  # type: ignore[assignment]
+        asgi = Gateway(app, role, app.state.repository)  # type: ignore[assignment]
         private = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         role.socket_path(role.index).unlink(missing_ok=True)
         private.bind(str(role.socket_path(role.index)))

@@ -35,6 +35,11 @@ class Role:
         # Written once the worker first served; kept across its restarts.
         return self.directory / f"worker-{index}.started"
 
+    @property
+    def unloaded(self) -> Path:
+        # Models an admin unloaded from the group: a worker restarted later unloads them too.
+        return self.directory / "unloaded.json"
+
     def peers(self) -> list[int]:
         return [i for i in range(self.count) if i != self.index]
 

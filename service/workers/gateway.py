@@ -12,7 +12,9 @@ leaves its worker). A few answer for the whole group:
   before the call returns.
 
 A request that arrives on the private Unix socket (from a peer) is answered by
-this worker alone, which is what keeps the fan-out one level deep.
+this worker alone, which is what keeps the fan-out one level deep. The models an
+admin unloaded are written down, so a worker restarted after a crash unloads them
+too before it reports its startup complete (and so before it takes connections).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 
 import orjson
 
+from ..core.errors import NotFound
+from ..core.repository import ModelRepository
 from . import Role
 from .peers import Answer, ask, merge_metrics, merge_statistics
 
@@ -37,7 +41,7 @@ READ_TIMEOUT_S = 5.0
 # A load builds and warms sessions; the caller's own timeout bounds the wait.
 LOAD_TIMEOUT_S = 600.0
 STATS = re.compile(r"^/v2/models/(stats|[^/]+/stats|[^/]+/versions/[^/]+/stats)$")
-REPOSITORY_CHANGE = re.compile(r"^/v2/repository/models/[^/]+/(load|unload)$")
+REPOSITORY_CHANGE = re.compile(r"^/v2/repository/models/([^/]+)/(load|unload)$")
 
 
 def _route(method: str, path: str) -> str | None:
@@ -67,11 +71,15 @@ def _from_peer(scope: Scope) -> bool:
 
 
 class Gateway:
-    def __init__(self, app: ASGIApp, role: Role) -> None:
+    def __init__(self, app: ASGIApp, role: Role, repository: ModelRepository | None = None) -> None:
         self.app = app
         self.role = role
+        self.repository = repository
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._after_startup(send))
+            return
         kind = _route(scope.get("method", ""), scope.get("path", "")) if scope["type"] == "http" else None
         if kind is None or _from_peer(scope):
             await self.app(scope, receive, send)
@@ -90,6 +98,35 @@ class Gateway:
         await send({"type": "http.response.start", "status": answer.status,
                     "headers": [(b"content-type", content_type), (b"content-length", str(len(answer.body)).encode())]})
         await send({"type": "http.response.body", "body": answer.body})
+
+    def _after_startup(self, send: Send) -> Send:
+        """Before the startup is reported complete, unload what the group has unloaded."""
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete" and self.repository is not None:
+                for name in self._unloaded():
+                    try:
+                        await self.repository.unload(name)
+                    except NotFound:
+                        pass  # gone from the repository folder meanwhile
+            await send(message)
+
+        return wrapped
+
+    def _unloaded(self) -> set[str]:
+        try:
+            return set(orjson.loads(self.role.unloaded.read_bytes()))
+        except (OSError, orjson.JSONDecodeError):
+            return set()
+
+    def _remember(self, path: str) -> None:
+        match = REPOSITORY_CHANGE.match(path)
+        assert match is not None
+        name, action = match.groups()
+        names = self._unloaded() | {name} if action == "unload" else self._unloaded() - {name}
+        temporary = self.role.unloaded.with_suffix(f".{self.role.index}.tmp")
+        temporary.write_bytes(orjson.dumps(sorted(names)))
+        temporary.replace(self.role.unloaded)  # atomic: a restarting worker never reads half a file
 
     async def _local(self, scope: Scope, body: bytes) -> Answer:
         """This worker's own answer, captured instead of sent."""
@@ -164,4 +201,5 @@ class Gateway:
                 message = f"worker {self.role.index} applied it but worker {index} answered {answer.status}: "
                 message += answer.body.decode(errors="replace")[:500]
                 return Answer(answer.status, orjson.dumps({"error": message}))
+        self._remember(scope["path"])
         return local
