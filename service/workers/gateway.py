@@ -95,8 +95,10 @@ class Gateway:
         else:
             answer = await self._broadcast(scope, body, local)
         content_type = b"text/plain; version=0.0.4; charset=utf-8" if kind == "metrics" else b"application/json"
-        await send({"type": "http.response.start", "status": answer.status,
-                    "headers": [(b"content-type", content_type), (b"content-length", str(len(answer.body)).encode())]})
+        # This worker's headers (request id, security headers, WWW-Authenticate...) on the group's answer.
+        headers = [(k, v) for k, v in local.headers if k.lower() not in (b"content-type", b"content-length")]
+        headers += [(b"content-type", content_type), (b"content-length", str(len(answer.body)).encode())]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
 
     def _after_startup(self, send: Send) -> Send:
@@ -132,6 +134,7 @@ class Gateway:
         """This worker's own answer, captured instead of sent."""
         parts: list[bytes] = []
         status = 500
+        headers: list[tuple[bytes, bytes]] = []
         delivered = False
 
         async def receive() -> Message:
@@ -146,11 +149,12 @@ class Gateway:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers.extend(message.get("headers", []))
             elif message["type"] == "http.response.body":
                 parts.append(message.get("body", b""))
 
         await self.app(scope, receive, send)
-        return Answer(status, b"".join(parts))
+        return Answer(status, b"".join(parts), headers)
 
     async def _peers(self, scope: Scope, body: bytes, timeout_s: float) -> dict[int, Answer | None]:
         target = scope["path"] + (("?" + scope["query_string"].decode()) if scope.get("query_string") else "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ FORWARDED = (b"authorization", b"x-api-key", b"content-type")
 class Answer:
     status: int
     body: bytes
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
 async def ask(path: Path, method: str, target: str, headers: Iterable[tuple[bytes, bytes]], body: bytes,
