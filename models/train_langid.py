@@ -59,6 +59,7 @@ DEFAULTS = {
     "repository": str(cli.REPOSITORY),
 }
 NAME = "langid_transformer"
+LENGTH_BUCKETS = [8, 16, 32]
 
 
 def batches_by_length(vocab: CharVocab, texts: list[str], batch_size: int, rng: np.random.Generator | None):
@@ -203,6 +204,9 @@ def export(model, vocab, encoder, test_texts, metrics, baseline, args, name) -> 
                         "attention_output": "attentions"},
         warmup_length=16,
     )
+    # Held-out CLDR strings: median 10 characters, 90% within 21, longest 54. Batching by
+    # these buckets keeps a 5-character text from paying attention over a 50-long padding.
+    config["dynamic_batching"]["length_buckets"] = LENGTH_BUCKETS
     data_record = {**CLDR_SOURCE, "languages": encoder.classes, "filter": f"strings shared by >= {MAX_SHARED} "
                    "locales dropped", "split": metrics["split"]} if args.data == "cldr" else {"name": args.data}
     command = cli.command(name, args, DEFAULTS)

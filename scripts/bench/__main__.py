@@ -1,6 +1,8 @@
 """python -m scripts.bench: the benchmark tables for every model in the repository.
 
-The service is started twice on a free 127.0.0.1 port (batching on, then
+Besides the repository's models it serves a benchmark CNN (cnn.py: ResNet-style,
+1x28x28, ~300k seeded random parameters) unless --no-bench-cnn. The service is
+started twice on a free 127.0.0.1 port (batching on, then
 ORTSERVE_DISABLE_BATCHING=true); each model is driven with JSON and binary
 payloads at concurrency 1, 16 and 64, then run by raw ONNX Runtime in-process
 at batch 1, at max batch and at the batch sizes the server formed.
@@ -19,6 +21,7 @@ from scripts.loadtest.report import dump_json
 from scripts.loadtest.samples import load_samples
 from scripts.loadtest.sweep import build_specs, load_config
 
+from . import cnn
 from .machine import describe, split_cpus
 from .markdown import ratios, render
 from .matrix import MatrixPlan, formed_batch_sizes, served_rows, start_server
@@ -47,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None,
                    help="ONNX Runtime intra-op threads, server and raw alike (default: one per server CPU when pinned)")
     p.add_argument("--processes", type=int, default=1, help="client processes (default %(default)s)")
+    p.add_argument("--no-bench-cnn", action="store_true",
+                   help="leave out the benchmark CNN (scripts/bench/cnn.py), otherwise served beside the repository's "
+                        "models whenever --models is not given or names it")
     p.add_argument("--quick", action="store_true", help="CI-sized: 1 s steps, 0.3 s warm-up, 0.5 s raw ORT")
     p.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench-results")
     args = p.parse_args(argv)
@@ -66,6 +72,13 @@ def model_names(repository: Path, wanted: str | None) -> list[str]:
     return sorted(p.name for p in repository.iterdir() if (p / "config.json").is_file())
 
 
+def client_outputs(config: dict) -> list[str] | None:
+    """What a client of the model reads: its postprocessing output when it declares one (the
+    Transformer's probabilities, not its [layers, heads, seq, seq] attention maps), else all."""
+    output = (config.get("postprocessing") or {}).get("output")
+    return [output] if output else None
+
+
 def _progress(row: dict) -> None:
     print(f"  {row['model']}: batching {'on ' if row['batching'] else 'off'} {row['payload']:6} c={row['level']:<3} "
           f"{row['throughput_rps']:8.0f} req/s  p50 {row['p50_ms']:.3f} ms  p99 {row['p99_ms']:.3f} ms", file=sys.stderr)
@@ -78,7 +91,8 @@ def run_benchmark(args, names: list[str], plan: MatrixPlan, server_cpus, client_
         try:
             config = load_config(args.repository, name)
             samples = load_samples(config)
-            specs = {p: build_specs(config, samples, p, model=name) for p in plan.payloads}
+            wanted = client_outputs(config)
+            specs = {p: build_specs(config, samples, p, model=name, outputs=wanted) for p in plan.payloads}
             prepared[name] = (config, samples, specs)
         except Exception as exc:  # one broken model must not lose the others' numbers
             errors[name] = f"preparing inputs: {exc}"
@@ -92,7 +106,8 @@ def run_benchmark(args, names: list[str], plan: MatrixPlan, server_cpus, client_
                         continue
                     try:
                         served[name] += served_rows(server.url, name, specs, plan, batching=batching,
-                                                    progress=_progress, grpc_target=server.grpc_target)
+                                                    progress=_progress, grpc_target=server.grpc_target,
+                                                    server_pid=server.pid)
                     except Exception as exc:
                         errors[name] = f"batching {'on' if batching else 'off'}: {exc}"
     results = {}
@@ -101,7 +116,7 @@ def run_benchmark(args, names: list[str], plan: MatrixPlan, server_cpus, client_
             continue
         batches = [1, max(1, config.get("max_batch_size", 1)), *formed_batch_sizes(served[name])]
         ort_rows = measure(latest_model_file(args.repository, name), samples, batches, threads=threads,
-                           cpus=server_cpus, seconds=args.ort_seconds)
+                           cpus=server_cpus, seconds=args.ort_seconds, outputs=client_outputs(config))
         results[name] = {"data": samples.source, "synthetic_data": samples.synthetic, "served": served[name],
                          "ort": ort_rows, "ratios": ratios(served[name], ort_rows, plan.concurrencies)}
     return results, errors
@@ -127,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         "models": {},
     }
     print(f"benchmark: {pinning}", file=sys.stderr)
+    if not args.no_bench_cnn and (args.models is None or cnn.NAME in args.models.split(",")):
+        # The reference models stay where they are (linked); the CNN is written beside them.
+        args.repository = cnn.overlay_repository(args.repository, args.out / "repository")
     doc["models"], doc["errors"] = run_benchmark(args, model_names(args.repository, args.models), plan,
                                                  server_cpus, client_cpus, threads)
     for name, error in doc["errors"].items():

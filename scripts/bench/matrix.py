@@ -44,10 +44,11 @@ def start_server(repository: Path, batching: bool, *, server_cpus: set[int] | No
 
 
 def served_rows(url: str, model: str, specs: dict[str, list[RequestSpec]], plan: MatrixPlan, *, batching: bool,
-                progress=None, grpc_target: str | None = None) -> list[dict]:
-    """One row per (payload, concurrency) against a running server; payload `grpc` goes to grpc_target."""
+                progress=None, grpc_target: str | None = None, server_pid: int | None = None) -> list[dict]:
+    """One row per (payload, concurrency) against a running server; payload `grpc` goes to grpc_target.
+    With `server_pid`, each row also has the server's CPU per request (`server_cpu_ms`, from /proc)."""
     rows = []
-    scraper = MetricsScraper(url, model)
+    scraper = MetricsScraper(url, model, pid=server_pid)
     for payload in plan.payloads:
         grpc = payload == GRPC_PAYLOAD
         target = grpc_target if grpc else url

@@ -6,6 +6,8 @@ Counters are Triton's (labels model, version); the formulas, per step, are
   server ms per request  = d(nv_inference_request_duration_us) / d(success) / 1000
   mean batch size        = d(nv_inference_count) / d(nv_inference_exec_count)
   compute ms per batch   = d(ortserve_compute_duration_seconds_sum) / d(..._count) * 1000
+  server CPU ms per req  = d(utime + stime of the server process, from /proc) / d(success) * 1000
+                           (only when the scraper knows the server's pid, i.e. it runs on the same host)
 Only samples whose `model` label is the model under test are summed (and its
 `version` label, when one is given), so other traffic does not leak in.
 """
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -27,6 +31,7 @@ REQUEST_US = "nv_inference_request_duration_us"
 QUEUE_US = "nv_inference_queue_duration_us"
 COMPUTE_US = "nv_inference_compute_infer_duration_us"
 BATCH_COMPUTE = "ortserve_compute_duration_seconds"
+SERVER_CPU = "process_cpu_seconds_from_proc"
 
 Snapshot = dict[str, float]
 
@@ -56,6 +61,14 @@ def parse_metrics(text: str, model: str, version: str | None = None) -> Snapshot
     return totals
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` and all its threads, from /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
 def diff(before: Snapshot, after: Snapshot) -> Snapshot:
     return {k: after.get(k, 0.0) - before.get(k, 0.0) for k in set(before) | set(after)}
 
@@ -75,6 +88,7 @@ def breakdown(delta: Snapshot) -> dict[str, float]:
         "server_request_ms": _ratio(delta.get(REQUEST_US, 0.0), ok, 1e-3),
         "mean_batch_size": _ratio(delta.get(INFERENCES, 0.0), delta.get(EXECUTIONS, 0.0)),
         "batch_compute_ms": _ratio(delta.get(f"{BATCH_COMPUTE}_sum", 0.0), delta.get(f"{BATCH_COMPUTE}_count", 0.0), 1e3),
+        "server_cpu_ms": _ratio(delta[SERVER_CPU], ok, 1e3) if SERVER_CPU in delta else math.nan,
     }
     reasons = {k[len(FAILURE) + 1 : -1]: v for k, v in delta.items() if k.startswith(FAILURE + "{") and v}
     if reasons:
@@ -86,9 +100,11 @@ class MetricsScraper:
     """Reads /metrics for one model; a failed scrape gives None, never an exception
     (a server without metrics still gets a client-side report)."""
 
-    def __init__(self, base_url: str, model: str, version: str | None = None, timeout_s: float = 5.0) -> None:
+    def __init__(self, base_url: str, model: str, version: str | None = None, timeout_s: float = 5.0,
+                 pid: int | None = None) -> None:
         self.url = base_url.rstrip("/") + "/metrics"
         self.model, self.version, self.timeout_s = model, version, timeout_s
+        self.pid = pid  # the server's process, when it runs on this host: its CPU time joins each snapshot
         self.error: str | None = None
 
     async def snapshot(self, at: float | None = None) -> Snapshot | None:
@@ -99,8 +115,11 @@ class MetricsScraper:
                     await asyncio.sleep(max(0.0, at - time.monotonic()))
                 response = await client.get(self.url)
             response.raise_for_status()
-            return parse_metrics(response.text, self.model, self.version)
-        except (httpx.HTTPError, ValueError) as exc:
+            totals = parse_metrics(response.text, self.model, self.version)
+            if self.pid is not None:
+                totals[SERVER_CPU] = process_cpu_seconds(self.pid)
+            return totals
+        except (httpx.HTTPError, ValueError, OSError) as exc:
             self.error = f"GET {self.url}: {exc}"
             return None
 

@@ -10,16 +10,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..core.admission import Admission
-from ..core.errors import ServiceError, status_code_for
+from ..core.errors import ServiceError
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings, get_settings
 from . import attention, docs, encoding, extensions, health, infer, predict, repository
+from .fast_infer import FastInfer, error_answer
 from .middleware import AdmissionMiddleware, RequestContextMiddleware
 
 log = logging.getLogger(__name__)
@@ -38,11 +39,9 @@ def _error(status: int, message: str, retry_after: float | None = None) -> JSONR
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
-    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        status = status_code_for(exc)
-        if status >= 500 and status not in (503, 504):
-            log.error("request failed", extra={"error": exc.message})
-        return _error(status, exc.message, exc.retry_after)
+    async def service_error(request: Request, exc: ServiceError) -> Response:
+        status, body, headers = error_answer(exc)
+        return Response(body, status, {k.decode(): v.decode() for k, v in headers}, "application/json")
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -115,12 +114,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (extensions, health, infer, repository, predict, encoding, attention):
         app.include_router(module.router)
     docs.install(app)
+    # Added first = innermost: /infer skips FastAPI's routing but keeps every layer above.
+    app.add_middleware(FastInfer, repository=repo, settings=settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
             allow_headers=["*"], expose_headers=["X-Request-ID", "Inference-Header-Content-Length"],
         )
     # Added last = outermost (inside admission, see _App): every admitted response gets an id and headers.
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
+    )
     return app
 

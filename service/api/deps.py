@@ -7,17 +7,16 @@ share of the per-request CPU.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
 from ..core.auth import check_admin, check_api_key, presented_token
-from ..core.errors import ClientDisconnected
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
+from .disconnect import cancel_on_disconnect
 
 T = TypeVar("T")
 
@@ -56,24 +55,6 @@ ApiKey = Depends(require_api_key)
 Admin = Depends(require_admin)
 
 
-async def until_disconnect(request: Request) -> None:
-    """Return when the client goes away. Call only after the body has been read."""
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
     """Await `work`, cancelling it if the client disconnects first, so queued work is dropped."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(until_disconnect(request))
-    try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
-    if not task.done():
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise ClientDisconnected()
-    return task.result()
+    return await cancel_on_disconnect(request.receive, work)

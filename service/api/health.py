@@ -14,7 +14,7 @@ router = APIRouter(tags=["health & metadata"])
 
 
 @router.get("/v2", summary="Server metadata")
-async def server_metadata() -> dict:
+async def server_metadata() -> dict[str, Any]:
     return metadata.server_metadata()
 
 
@@ -35,12 +35,12 @@ async def ready(repo: Repo) -> Response:
 
 
 @router.get("/v2/models/{model_name}", summary="Model metadata (latest ready version)")
-async def model_metadata(model_name: str, repo: Repo) -> dict:
+async def model_metadata(model_name: str, repo: Repo) -> dict[str, Any]:
     return metadata.model_metadata(repo, model_name)
 
 
 @router.get("/v2/models/{model_name}/versions/{model_version}", summary="Model metadata of one version")
-async def model_version_metadata(model_name: str, model_version: str, repo: Repo) -> dict:
+async def model_version_metadata(model_name: str, model_version: str, repo: Repo) -> dict[str, Any]:
     return metadata.model_metadata(repo, model_name, model_version)
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from ..protocol.binary import HEADER
-from ..protocol.execute import run_inference
-from ..protocol.inference import build_response, parse_request
+from ..protocol.execute import answer_infer
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
 
 router = APIRouter(tags=["inference (Open Inference Protocol)"], dependencies=[ApiKey])
@@ -63,13 +62,12 @@ _OPENAPI = {
 
 async def _infer(model_name: str, model_version: str | None, request: Request, repo: Repo,
                  settings: AppSettings) -> Response:
-    body = await request.body()
-    parsed = parse_request(body, request.headers.get(HEADER), max_depth=settings.max_json_depth)
-    requested = None if parsed.outputs is None else [o.name for o in parsed.outputs]
-    answer = await unless_disconnected(
-        request, run_inference(repo, model_name, model_version, parsed.inputs, requested, parsed.parameters.get("timeout"))
+    # Requests reach this only when the fast path (fast_infer.py) is not mounted, e.g. an app
+    # built around these routers; it keeps the route in the OpenAPI document either way.
+    payload, header_length = await answer_infer(
+        repo, model_name, model_version, await request.body(), request.headers.get(HEADER),
+        max_depth=settings.max_json_depth, guard=lambda work: unless_disconnected(request, work),
     )
-    payload, header_length = build_response(model_name, answer.model_version, parsed, answer.outputs, answer.datatypes)
     if header_length is None:
         return Response(payload, media_type="application/json")
     return Response(payload, media_type="application/octet-stream", headers={HEADER: str(header_length)})

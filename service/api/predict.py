@@ -200,7 +200,7 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
     texts = items if kind == "text" else []
     feeds = [preprocess.text_feeds(config, t) for t in texts] if texts else items
     results = await unless_disconnected(
-        request, asyncio.gather(*(repo.infer(name, version, f, timeout) for f in feeds))
+        request, asyncio.gather(*(repo.infer(name, version, f, timeout, [post.output]) for f in feeds))
     )
     outputs = [{k: v[0] if config.batched else v for k, v in r.outputs.items()} for _, r in results]
     if post.type == "image":

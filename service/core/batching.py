@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,8 @@ from .config import ModelConfig
 from .errors import DeadlineExceeded, ModelExecutionError, Overloaded, ServiceError, ShuttingDown
 from .isolation import Quarantine, digest
 
-Execute = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+# One runtime call: execute(inputs) fetches every declared output, execute(inputs, names) only those.
+Execute = Callable[..., dict[str, np.ndarray]]
 
 
 @dataclass
@@ -48,6 +50,8 @@ class _Pending:
     future: asyncio.Future[Result]
     enqueued: float
     deadline: float | None = None
+    # The outputs this request asked for (None: all of them); a batch fetches their union.
+    outputs: frozenset[str] | None = None
 
 
 @dataclass
@@ -56,6 +60,11 @@ class BatchObserver:
 
     on_batch: Callable[[int, float], None] = lambda rows, seconds: None
     on_queue_depth: Callable[[int], None] = lambda depth: None
+
+
+def _expire(future: asyncio.Future[Result], name: str, timeout_s: float) -> None:
+    if not future.done():
+        future.set_exception(DeadlineExceeded(f"model {name!r}: request timed out after {timeout_s:g} s"))
 
 
 class Batcher:
@@ -100,9 +109,14 @@ class Batcher:
         if self._loop_task is None:
             self._loop_task = asyncio.get_running_loop().create_task(self._dispatch_loop())
 
-    async def submit(self, inputs: dict[str, np.ndarray], timeout_s: float | None = None) -> Result:
+    async def submit(
+        self, inputs: dict[str, np.ndarray], timeout_s: float | None = None, outputs: list[str] | None = None
+    ) -> Result:
         """Queue one request the repository has checked (validation.py; inputs carry a
-        batch axis when the model is batched) and await its own result or error."""
+        batch axis when the model is batched) and await its own result or error.
+
+        `outputs` limits what is fetched from the runtime for it (None: every output);
+        its result holds at least those."""
         name = self.config.name
         if self._closing:
             raise ShuttingDown(f"model {name!r} is shutting down and accepts no new requests")
@@ -121,22 +135,23 @@ class Batcher:
             future=loop.create_future(),
             enqueued=now,
             deadline=None if timeout_s is None else now + timeout_s,
+            outputs=None if outputs is None else frozenset(outputs),
         )
         self._queue.append(pending)
         self._observer.on_queue_depth(len(self._queue))
         self._signal.set()
+        # One timer that fails the future, rather than wait_for(shield(...)): same answer,
+        # a fraction of the per-request cost. A done future is skipped by the dispatcher.
+        timer = None if timeout_s is None else loop.call_later(timeout_s, _expire, pending.future, name, timeout_s)
         try:
-            if timeout_s is None:
-                return await pending.future
-            return await asyncio.wait_for(asyncio.shield(pending.future), timeout_s)
-        except TimeoutError:
-            if not pending.future.done():
-                pending.future.cancel()  # dropped before it runs
-            raise DeadlineExceeded(f"model {name!r}: request timed out after {timeout_s:g} s") from None
+            return await pending.future
         except asyncio.CancelledError:
             # Client went away: mark it so the dispatcher skips it.
             pending.future.cancel()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     async def close(self, drain_timeout_s: float) -> None:
         """Stop accepting, finish what was accepted (up to the timeout), fail the rest."""
@@ -220,11 +235,16 @@ class Batcher:
             inputs, parts = padding.stack(self.config, [p.inputs for p in batch])
         else:
             inputs, parts = batch[0].inputs, []
+        wanted = [p.outputs for p in batch]
+        # Only what some request asked for: the Transformer's attention maps are
+        # [layers, heads, seq, seq] per item, worth skipping when nobody reads them.
+        fetch = None if None in wanted else sorted(set().union(*(w for w in wanted if w is not None)))
+        call = partial(self._execute, inputs) if fetch is None else partial(self._execute, inputs, fetch)
         started = time.monotonic()
         loop = asyncio.get_running_loop()
-        outputs = await loop.run_in_executor(self._executor, self._execute, inputs)
+        outputs = await loop.run_in_executor(self._executor, call)
         compute = time.monotonic() - started
-        per_request = padding.unstack(self.config, outputs, parts) if self.config.batched else [outputs]
+        per_request = padding.unstack(self.config, outputs, parts, wanted) if self.config.batched else [outputs]
         if len(per_request) != len(batch):  # never trust zip with other people's answers
             raise ModelExecutionError(
                 f"model {self.config.name!r}: {len(per_request)} results for a batch of {len(batch)} requests"

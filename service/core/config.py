@@ -9,6 +9,7 @@ padded to the longest in a batch and outputs with that axis name are cut back.
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -104,6 +105,17 @@ class DynamicBatching(BaseModel):
     max_queue_size: int = Field(1024, gt=0)
     # Concurrent executions of this model (Triton's instance_group count).
     instance_count: int = Field(1, ge=1, le=16)
+    # Upper bounds on the longest named (padded) axis, ascending: requests share a batch
+    # only within one bucket, so a short text does not pay for a long one's padding.
+    # Lengths past the last bound form one more bucket. Empty: one bucket for all.
+    length_buckets: list[Annotated[int, Field(gt=0)]] = []
+
+    @field_validator("length_buckets")
+    @classmethod
+    def _ascending(cls, value: list[int]) -> list[int]:
+        if any(b <= a for a, b in pairwise(value)):
+            raise ValueError(f"must be strictly ascending, got {value}")
+        return value
 
 
 class Warmup(BaseModel):

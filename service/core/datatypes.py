@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 # KServe v2 datatype -> numpy dtype (little-endian, as the binary extension requires).
@@ -47,7 +49,11 @@ def numpy_dtype(datatype: str) -> np.dtype:
 
 
 def kserve_datatype(dtype: np.dtype) -> str:
-    dtype = np.dtype(dtype)
+    return _kserve_datatype(np.dtype(dtype))
+
+
+@lru_cache(maxsize=64)  # called for every input of every request: a handful of dtypes ever
+def _kserve_datatype(dtype: np.dtype) -> str:
     if dtype.kind in ("O", "S", "U"):
         return "BYTES"
     for name, candidate in KSERVE_TO_NUMPY.items():

@@ -27,6 +27,16 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 _LABELS = ("model", "version")
 
 
+class _Children:
+    """One model version's histogram children, looked up once at load instead of per request."""
+
+    def __init__(self, metrics: Metrics, labels: tuple[str, str]) -> None:
+        self.request_seconds = metrics.request_seconds.labels(*labels)
+        self.queue_seconds = metrics.queue_seconds.labels(*labels)
+        self.compute_seconds = metrics.compute_seconds.labels(*labels)
+        self.batch_size = metrics.batch_size.labels(*labels)
+
+
 class Metrics:
     def __init__(self) -> None:
         self.statistics = Statistics()
@@ -91,15 +101,23 @@ class Metrics:
         self.rejected = Counter(
             "ortserve_rejected_requests", "Requests rejected before reaching a model queue", ("reason",), registry=r
         )
+        self._children: dict[tuple[str, str], _Children] = {}
+
+    def _for(self, labels: tuple[str, str]) -> _Children:
+        children = self._children.get(labels)
+        if children is None:
+            children = self._children[labels] = _Children(self, labels)
+        return children
 
     def observer(self, model: str, version: str) -> BatchObserver:
         labels = (model, version)
+        children = self._for(labels)
 
         def on_batch(rows: int, seconds: float) -> None:
             self.exec_count.inc(labels)
             self.inference_count.inc(labels, rows)
-            self.batch_size.labels(*labels).observe(rows)
-            self.compute_seconds.labels(*labels).observe(seconds)
+            children.batch_size.observe(rows)
+            children.compute_seconds.observe(seconds)
             self.statistics.on_batch(model, version, rows, seconds)
 
         depth = self.queue_depth.labels(*labels)
@@ -116,8 +134,9 @@ class Metrics:
         self.request_us.inc(labels, total_s * 1e6)
         self.queue_us.inc(labels, result.queue_s * 1e6)
         self.compute_us.inc(labels, result.compute_s * 1e6)
-        self.request_seconds.labels(*labels).observe(total_s)
-        self.queue_seconds.labels(*labels).observe(result.queue_s)
+        children = self._for(labels)
+        children.request_seconds.observe(total_s)
+        children.queue_seconds.observe(result.queue_s)
         self.statistics.on_success(model, version, total_s, result.queue_s, result.compute_s)
 
     def record_failure(self, model: str, version: str, reason: str, total_s: float = 0.0) -> None:

@@ -9,6 +9,7 @@ answer it would get alone (the model must mask padding; the reference models do)
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,14 +38,18 @@ def axis_lengths(config: ModelConfig, inputs: dict[str, np.ndarray]) -> dict[str
 
 
 def batch_key(config: ModelConfig, inputs: dict[str, np.ndarray]) -> tuple[Any, ...]:
-    """Requests can share a batch only when their unnamed dims agree.
+    """Requests can share a batch only when their unnamed dims agree, and, when the
+    config declares `length_buckets`, when their longest named axis falls in one bucket.
 
-    Named axes are padded, so they are left out of the key.
+    Named axes are padded, so their lengths are left out of the key.
     """
-    key = []
+    key: list[Any] = []
     for spec in config.input:
         shape = inputs[spec.name].shape[1:]
         key.append(tuple(-1 if spec.axis_name(i) else d for i, d in enumerate(shape)))
+    buckets = config.dynamic_batching.length_buckets
+    if buckets:
+        key.append(bisect_left(buckets, max(axis_lengths(config, inputs).values(), default=0)))
     return tuple(key)
 
 
@@ -87,17 +92,26 @@ def stack(
     return batch, parts
 
 
-def unstack(config: ModelConfig, outputs: dict[str, np.ndarray], parts: list[Part]) -> list[dict[str, np.ndarray]]:
-    """Split batch outputs per request and cut named axes back to each request's length."""
+def unstack(
+    config: ModelConfig, outputs: dict[str, np.ndarray], parts: list[Part],
+    wanted: list[frozenset[str] | None] | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """Split batch outputs per request and cut named axes back to each request's length.
+
+    `wanted[i]` names the outputs request i asked for (None: all); only those are copied out."""
     results = []
-    for part in parts:
+    for i, part in enumerate(parts):
         result = {}
+        names = None if wanted is None else wanted[i]
         for name, array in outputs.items():
+            if names is not None and name not in names:
+                continue
             spec = config.output_spec(name)
             index: list[slice] = [slice(part.start, part.stop)]
             for axis in (spec.axis_names or []) if spec else []:
                 index.append(slice(0, part.lengths[axis]) if axis else slice(None))
-            # A copy, so one request's result never pins the whole batch buffer in memory.
-            result[name] = np.array(array[tuple(index)], copy=True)
+            # A copy, so one request's result never pins the whole batch buffer in memory;
+            # a request that ran alone owns that buffer already.
+            result[name] = array[tuple(index)] if len(parts) == 1 else np.array(array[tuple(index)], copy=True)
         results.append(result)
     return results

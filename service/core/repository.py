@@ -269,7 +269,7 @@ class ModelRepository:
                     max_sequence=self.settings.max_sequence_length,
                 )
                 assert mv.batcher is not None
-                result = await mv.batcher.submit(inputs, timeout or self.settings.default_timeout_s)
+                result = await mv.batcher.submit(inputs, timeout or self.settings.default_timeout_s, outputs)
             except ShuttingDown:
                 # A reload swapped this version out between lookup and submit: retry on the new one.
                 current = self.get(name, version)

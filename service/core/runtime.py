@@ -149,33 +149,35 @@ class OrtRuntime:
         self.output_names = [o.name for o in config.output]
         self._use_io_binding = self.provider == CUDA
 
-    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Execute one (batched) call. ORT's InvalidArgument answers 400, anything else 500.
+    def run(self, inputs: dict[str, np.ndarray], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Execute one (batched) call, fetching `outputs` (None: all declared ones).
+        ORT's InvalidArgument answers 400, anything else 500.
 
         The message quotes ORT, which may quote input values: the batcher only
         lets it reach a caller when that caller's request ran alone."""
         inputs = {name: to_ort_strings(array) for name, array in inputs.items()}
+        names = self.output_names if outputs is None else outputs
         try:
             if self._use_io_binding:
-                outputs = self._run_bound(inputs)
+                results = self._run_bound(inputs, names)
             else:
-                outputs = dict(zip(self.output_names, self.session.run(self.output_names, inputs)))
+                results = dict(zip(names, self.session.run(names, inputs)))
         except _ORT_INVALID_ARGUMENT as exc:
             raise InvalidInput(f"model {self.config.name!r} rejected the input: {exc}") from exc
         except Exception as exc:
             raise ModelExecutionError(f"model {self.config.name!r} failed to execute: {exc}") from exc
-        return {name: from_ort_strings(array) for name, array in outputs.items()}
+        return {name: from_ort_strings(array) for name, array in results.items()}
 
-    def _run_bound(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _run_bound(self, inputs: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
         # On CUDA, binding copies each input to the device once and lets ORT
         # allocate outputs without an extra staging copy per run.
         binding = self.session.io_binding()
         for name, array in inputs.items():
             binding.bind_cpu_input(name, np.ascontiguousarray(array))
-        for name in self.output_names:
+        for name in names:
             binding.bind_output(name, "cpu")
         self.session.run_with_iobinding(binding)
-        return dict(zip(self.output_names, binding.copy_outputs_to_cpu()))
+        return dict(zip(names, binding.copy_outputs_to_cpu()))
 
     def warmup_inputs(self, batch_size: int) -> dict[str, np.ndarray]:
         """Inputs of the configured shapes, filled with ones (a valid id, mask and length)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -25,7 +26,7 @@ class Duration:
         self.count += count
         self.ns += int(seconds * 1e9)
 
-    def doc(self) -> dict:
+    def doc(self) -> dict[str, int]:
         return {"count": self.count, "ns": self.ns}
 
 
@@ -40,7 +41,7 @@ class VersionStats:
     compute_infer: Duration = field(default_factory=Duration)
     batches: dict[int, Duration] = field(default_factory=dict)
 
-    def doc(self, name: str, version: str) -> dict:
+    def doc(self, name: str, version: str) -> dict[str, Any]:
         executions = Duration(self.success.count, 0)
         return {
             "name": name,
@@ -99,6 +100,6 @@ class Statistics:
         stats.last_inference_ms = int(time.time() * 1000)
         stats.fail.add(total_s)
 
-    def document(self, versions: list[tuple[str, str]]) -> dict:
+    def document(self, versions: list[tuple[str, str]]) -> dict[str, Any]:
         """`{"model_stats": [...]}` for the given (model, version) pairs, zeros where none ran yet."""
         return {"model_stats": [self._stats.get(key, VersionStats()).doc(*key) for key in versions]}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
 from google.protobuf import json_format
@@ -36,14 +36,19 @@ from .codec import decode_request, encode_response
 from .status import grpc_code_for, trailing_metadata
 
 log = logging.getLogger(__name__)
-Handler = Callable[..., Awaitable[Any]]
+# grpc.aio.ServicerContext is generic only in the stubs, hence the string (never evaluated).
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+Request = TypeVar("Request")
+Response = TypeVar("Response")
 
 
-def _reports_errors(method: Handler) -> Handler:
+def _reports_errors(
+    method: Callable[[InferenceServicer, Request, Context], Awaitable[Response]],
+) -> Callable[[InferenceServicer, Request, Context], Awaitable[Response]]:
     """Turn a ServiceError into the matching gRPC status, and hide anything unexpected."""
 
     @functools.wraps(method)
-    async def wrapper(self: InferenceServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def wrapper(self: InferenceServicer, request: Request, context: Context) -> Response:
         try:
             return await method(self, request, context)
         except ServiceError as exc:
@@ -61,9 +66,14 @@ def _reports_errors(method: Handler) -> Handler:
     return wrapper
 
 
-def _token(context: grpc.aio.ServicerContext) -> str | None:
+def _token(context: Context) -> str | None:
     meta = dict(context.invocation_metadata() or ())
-    return presented_token(meta.get("authorization"), meta.get("x-api-key"))
+    return presented_token(_text(meta.get("authorization")), _text(meta.get("x-api-key")))
+
+
+def _text(value: str | bytes | None) -> str | None:
+    # gRPC hands bytes only for "-bin" keys, never for these two: the narrowing is for the types.
+    return value if isinstance(value, str) else None
 
 
 def _version(value: str) -> str | None:
@@ -83,25 +93,25 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     # -- health and metadata --------------------------------------------------
 
-    async def ServerLive(self, request, context):
+    async def ServerLive(self, request: pb.ServerLiveRequest, context: Context) -> pb.ServerLiveResponse:
         return pb.ServerLiveResponse(live=True)
 
-    async def ServerReady(self, request, context):
+    async def ServerReady(self, request: pb.ServerReadyRequest, context: Context) -> pb.ServerReadyResponse:
         return pb.ServerReadyResponse(ready=self.repo.ready())
 
     @_reports_errors
-    async def ModelReady(self, request, context):
+    async def ModelReady(self, request: pb.ModelReadyRequest, context: Context) -> pb.ModelReadyResponse:
         try:
             self.repo.get(request.name, _version(request.version))
         except (ModelUnavailable, NotFound):
             return pb.ModelReadyResponse(ready=False)
         return pb.ModelReadyResponse(ready=True)
 
-    async def ServerMetadata(self, request, context):
+    async def ServerMetadata(self, request: pb.ServerMetadataRequest, context: Context) -> pb.ServerMetadataResponse:
         return pb.ServerMetadataResponse(**metadata.server_metadata())
 
     @_reports_errors
-    async def ModelMetadata(self, request, context):
+    async def ModelMetadata(self, request: pb.ModelMetadataRequest, context: Context) -> pb.ModelMetadataResponse:
         doc = metadata.model_metadata(self.repo, request.name, _version(request.version))
         return pb.ModelMetadataResponse(
             name=doc["name"], versions=doc["versions"], platform=doc["platform"],
@@ -112,7 +122,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     # -- inference --------------------------------------------------------------
 
     @_reports_errors
-    async def ModelInfer(self, request, context):
+    async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
         check_api_key(_token(context), self.settings.api_key)
         # The HTTP front door's in-flight cap, shared: one count for both protocols.
         if not self.admission.try_enter():
@@ -137,12 +147,12 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     # -- extensions: configuration, statistics, repository -------------------------
 
     @_reports_errors
-    async def ModelConfig(self, request, context):
+    async def ModelConfig(self, request: pb.ModelConfigRequest, context: Context) -> pb.ModelConfigResponse:
         doc = extensions.model_config_document(self.repo, request.name, _version(request.version))
         return pb.ModelConfigResponse(config=json_format.ParseDict(doc, pb.ModelConfig()))
 
     @_reports_errors
-    async def ModelStatistics(self, request, context):
+    async def ModelStatistics(self, request: pb.ModelStatisticsRequest, context: Context) -> pb.ModelStatisticsResponse:
         check_api_key(_token(context), self.settings.api_key)
         doc = extensions.statistics_document(
             self.repo, self.statistics, request.name or None, _version(request.version)
@@ -150,7 +160,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         return json_format.ParseDict(doc, pb.ModelStatisticsResponse(), ignore_unknown_fields=True)
 
     @_reports_errors
-    async def RepositoryIndex(self, request, context):
+    async def RepositoryIndex(self, request: pb.RepositoryIndexRequest, context: Context) -> pb.RepositoryIndexResponse:
         check_api_key(_token(context), self.settings.api_key)
         rows = self.repo.index()
         if request.ready:
@@ -163,7 +173,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         ])
 
     @_reports_errors
-    async def RepositoryModelLoad(self, request, context):
+    async def RepositoryModelLoad(self, request: pb.RepositoryModelLoadRequest, context: Context) -> pb.RepositoryModelLoadResponse:
         check_admin(_token(context), self.settings.admin_token)
         name = request.model_name
         try:
@@ -175,7 +185,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         return pb.RepositoryModelLoadResponse()
 
     @_reports_errors
-    async def RepositoryModelUnload(self, request, context):
+    async def RepositoryModelUnload(self, request: pb.RepositoryModelUnloadRequest, context: Context) -> pb.RepositoryModelUnloadResponse:
         check_admin(_token(context), self.settings.admin_token)
         await self.repo.unload(request.model_name)
         return pb.RepositoryModelUnloadResponse()

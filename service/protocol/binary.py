@@ -99,6 +99,13 @@ class BinaryReader:
 
 
 def encode_binary_tensor(array: np.ndarray) -> bytes:
+    """The tensor's wire bytes (little-endian; BYTES elements length-prefixed)."""
+    return bytes(binary_view(array))
+
+
+def binary_view(array: np.ndarray) -> bytes | memoryview:
+    """The wire bytes without copying a numeric tensor that is already little-endian and
+    contiguous: the response body is then assembled with a single copy."""
     if array.dtype == object:
         parts = []
         for value in array.reshape(-1):
@@ -106,5 +113,7 @@ def encode_binary_tensor(array: np.ndarray) -> bytes:
             parts.append(_LEN.pack(len(raw)))
             parts.append(raw)
         return b"".join(parts)
+    if array.size == 0:
+        return b""  # a memoryview cannot be cast with a zero in its shape
     little = array.astype(array.dtype.newbyteorder("<"), copy=False)
-    return np.ascontiguousarray(little).tobytes()
+    return np.ascontiguousarray(little).data.cast("B")

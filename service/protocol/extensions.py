@@ -6,6 +6,8 @@ HTTP returns them as they are and gRPC fills its messages from the same dicts.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..core.errors import ModelUnavailable
 from ..core.repository import ModelRepository, ModelVersion, State
 from ..core.statistics import Statistics
@@ -28,21 +30,21 @@ def _version(repo: ModelRepository, name: str, version: str | None) -> ModelVers
     return entry.latest_ready() or (entry.versions[max(entry.versions)] if entry.versions else None)
 
 
-def model_config_document(repo: ModelRepository, name: str, version: str | None = None) -> dict:
+def model_config_document(repo: ModelRepository, name: str, version: str | None = None) -> dict[str, Any]:
     """The served configuration, in the JSON form of Triton's ModelConfig message."""
     mv = _version(repo, name, version)
     cfg = mv.config if mv is not None else repo.entry(name).config
     assert cfg is not None
     policy = cfg.version_policy
     if policy.specific is not None:
-        version_policy: dict = {"specific": {"versions": policy.specific}}
+        version_policy: dict[str, Any] = {"specific": {"versions": policy.specific}}
     elif policy.latest is not None:
         version_policy = {"latest": {"num_versions": policy.latest}}
     else:
         version_policy = {"all": {}}
     knobs = cfg.dynamic_batching
     provider = (mv.provider if mv is not None else None) or ""
-    doc: dict = {
+    doc: dict[str, Any] = {
         "name": cfg.name,
         "platform": cfg.platform,
         "backend": "onnxruntime",
@@ -69,7 +71,7 @@ def model_config_document(repo: ModelRepository, name: str, version: str | None 
 
 def statistics_document(
     repo: ModelRepository, statistics: Statistics, name: str | None = None, version: str | None = None
-) -> dict:
+) -> dict[str, Any]:
     """Statistics of every ready version (no name), every ready version of one model, or one version."""
     if name is not None and version is not None:
         mv = repo.get(name, version)

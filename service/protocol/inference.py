@@ -13,7 +13,7 @@ import orjson
 
 from ..core.errors import InvalidInput, PayloadTooLarge
 from ..core.validation import check_timeout
-from .binary import HEADER, BinaryReader, decode_binary_tensor, encode_binary_tensor, split_body
+from .binary import HEADER, BinaryReader, binary_view, decode_binary_tensor, split_body
 from .json_tensors import check_datatype, check_shape, decode_json_data, encode_json_data
 
 
@@ -127,12 +127,13 @@ def build_response(
 ) -> tuple[bytes, int | None]:
     """Return (body, header length or None when the body is plain JSON)."""
     wanted = request.outputs or [RequestedOutput(n, request.binary_default) for n in results]
-    outputs, buffers = [], []
+    outputs: list[dict[str, Any]] = []
+    buffers: list[bytes | memoryview] = []
     for out in wanted:
         array = results[out.name]
         entry: dict[str, Any] = {"name": out.name, "datatype": datatypes[out.name], "shape": list(array.shape)}
         if out.binary:
-            raw = encode_binary_tensor(array)
+            raw = binary_view(array)
             entry["parameters"] = {"binary_data_size": len(raw)}
             buffers.append(raw)
         else:
@@ -144,7 +145,7 @@ def build_response(
     header = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
     if not buffers:
         return header, None
-    return header + b"".join(buffers), len(header)
+    return b"".join([header, *buffers]), len(header)
 
 
 __all__ = ["HEADER", "InferenceRequest", "RequestedOutput", "build_response", "json_depth", "parse_request"]

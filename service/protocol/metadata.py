@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .. import __version__
+from ..core.config import TensorSpec
 from ..core.errors import ModelUnavailable
 from ..core.repository import ModelEntry, ModelRepository, ModelVersion, State
 
@@ -15,17 +17,17 @@ EXTENSIONS = [
 ]
 
 
-def server_metadata() -> dict:
+def server_metadata() -> dict[str, Any]:
     return {"name": SERVER_NAME, "version": __version__, "extensions": EXTENSIONS}
 
 
-def _tensors(specs, batched: bool) -> list[dict]:
+def _tensors(specs: Iterable[TensorSpec], batched: bool) -> list[dict[str, Any]]:
     return [
         {"name": s.name, "datatype": s.datatype, "shape": ([-1] if batched else []) + list(s.dims)} for s in specs
     ]
 
 
-def _document(entry: ModelEntry, mv: ModelVersion | None) -> dict:
+def _document(entry: ModelEntry, mv: ModelVersion | None) -> dict[str, Any]:
     cfg = entry.config
     doc: dict[str, Any] = {
         "name": entry.name,
@@ -47,7 +49,7 @@ def _document(entry: ModelEntry, mv: ModelVersion | None) -> dict:
     return doc
 
 
-def model_metadata(repo: ModelRepository, name: str, version: str | None = None) -> dict:
+def model_metadata(repo: ModelRepository, name: str, version: str | None = None) -> dict[str, Any]:
     """Metadata of the latest ready version, or of the named one (also while it is not ready)."""
     entry = repo.entry(name)
     if version is None:

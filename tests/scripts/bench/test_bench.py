@@ -10,7 +10,7 @@ import pytest
 
 from scripts.bench.__main__ import main
 from scripts.bench.machine import split_cpus
-from scripts.bench.markdown import ratios, render
+from scripts.bench.markdown import beyond_ort_ms, ratios, render
 from scripts.bench.matrix import formed_batch_sizes
 
 
@@ -58,6 +58,42 @@ def test_markdown_states_machine_targets_and_verdicts():
     assert "Test CPU" in text and "onnxruntime 1.x" in text and "server on CPU [0]" in text
     assert "| 80.0% | >= 80% | met |" in text
     assert "| +0.100 ms | <= 0.3 ms | met |" in text
+    assert "| server CPU ms/req | beyond ORT ms/req |" in text
+
+
+def test_cpu_beyond_ort_subtracts_raw_ort_at_the_formed_batch():
+    # Batch 8 formed: ORT does 10,000 items/s there, 0.1 ms per item; one item per request.
+    row = {**SERVED[1], "server_cpu_ms": 0.35}
+    assert beyond_ort_ms(row, ORT) == pytest.approx(0.25)
+    # Batching off runs batch 1: 0.2 ms per item.
+    assert beyond_ort_ms({**SERVED[3], "server_cpu_ms": 0.5}, ORT) == pytest.approx(0.3)
+    # Two items per request cost ORT twice as much.
+    assert beyond_ort_ms({**SERVED[3], "server_cpu_ms": 0.5, "items_per_s": 2200}, ORT) == pytest.approx(0.1)
+    assert math.isnan(beyond_ort_ms(SERVED[1], ORT))  # no CPU figure (server on another host)
+
+
+def test_the_benchmark_cnn_is_resnet_sized_and_runs(tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+
+    from scripts.bench import cnn
+
+    reference = tmp_path / "reference"
+    (reference / "digits").mkdir(parents=True)
+    (reference / "digits" / "config.json").write_text("{}")
+    repo = cnn.overlay_repository(reference, tmp_path / "repo")
+    assert (repo / "digits").is_symlink() and (repo / "digits" / "config.json").is_file()
+    config = json.loads((repo / "bench_cnn" / "config.json").read_text())
+    assert config["input"][0]["dims"] == [1, 28, 28] and config["max_batch_size"] == 64
+    _, parameters = cnn.build()
+    assert 280_000 <= parameters <= 320_000
+    session = ort.InferenceSession(str(repo / "bench_cnn" / "1" / "model.onnx"), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
+    logits = session.run(None, {"image": x})[0]
+    assert logits.shape == (3, 10) and np.isfinite(logits).all()
+    # Seeded: the same weights, so the same answers, every time it is built.
+    again = cnn.build()[0]
+    assert again.graph.initializer[0].raw_data == cnn.build()[0].graph.initializer[0].raw_data
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs")
@@ -81,3 +117,10 @@ def test_quick_benchmark_against_the_real_service(served_repo, tmp_path, capsys)
     assert {o["batch"] for o in digits["ort"]} >= {1, 64}
     assert "sklearn load_digits" in digits["data"]
     assert "## digits" in (tmp_path / "bench.md").read_text()
+
+
+def test_the_bench_asks_for_what_a_client_reads():
+    from scripts.bench.__main__ import client_outputs
+
+    assert client_outputs({"postprocessing": {"output": "probabilities"}}) == ["probabilities"]
+    assert client_outputs({"postprocessing": {}}) is None and client_outputs({}) is None

@@ -64,7 +64,7 @@ def test_a_refused_first_request_stops_before_measuring(fake_server, digits_repo
 
 @pytest.fixture(scope="module")
 def real_server(served_repo, tmp_path_factory):
-    with ServerProcess(served_repo, log_path=tmp_path_factory.mktemp("server") / "server.log") as server:
+    with ServerProcess(served_repo, log_path=tmp_path_factory.mktemp("server") / "server.log", grpc=True) as server:
         yield server
 
 

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import math
+import os
+import time
 
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from scripts.loadtest.metrics_diff import MetricsScraper, breakdown, diff, parse_metrics, step_breakdown
+from scripts.loadtest.metrics_diff import (
+    SERVER_CPU,
+    MetricsScraper,
+    breakdown,
+    diff,
+    parse_metrics,
+    process_cpu_seconds,
+    step_breakdown,
+)
 
 from .conftest import COMPUTE_US, QUEUE_US, REQUEST_US, ROWS_PER_EXEC
 
@@ -56,6 +66,16 @@ def test_breakdown_uses_the_contract_formulas():
     assert out["server_request_ms"] == pytest.approx(0.9)
     assert out["mean_batch_size"] == pytest.approx(8.0)
     assert out["batch_compute_ms"] == pytest.approx(2.0)
+    assert math.isnan(out["server_cpu_ms"])  # no pid, no CPU figure
+    assert breakdown({**delta, SERVER_CPU: 0.03})["server_cpu_ms"] == pytest.approx(0.3)
+
+
+def test_process_cpu_seconds_reads_this_process_from_proc():
+    before = process_cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:  # burn 50 ms of CPU
+        pass
+    assert process_cpu_seconds(os.getpid()) - before == pytest.approx(0.05, abs=0.03)
 
 
 def test_breakdown_without_traffic_is_nan_not_an_error():

@@ -270,3 +270,55 @@ async def test_disabled_batching_runs_one_request_per_execution(executor):
     await asyncio.gather(*futures)
     assert rec.batches == [1, 1, 1, 1]
     await batcher.close(1)
+
+
+TWO_OUTPUTS = CONFIG.model_copy(update={"output": [
+    *CONFIG.output, CONFIG.output[0].model_copy(update={"name": "z"})]})
+
+
+class Fetching:
+    """execute() that answers y = 2x and z = 3x, only those asked for, recording each fetch list."""
+
+    def __init__(self) -> None:
+        self.fetched: list[list[str] | None] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, inputs, outputs=None):
+        self.gate.wait(5)
+        self.fetched.append(outputs)
+        every = {"y": inputs["x"] * 2, "z": inputs["x"] * 3}
+        return every if outputs is None else {name: every[name] for name in outputs}
+
+
+async def test_a_batch_fetches_only_the_union_of_the_requested_outputs(executor):
+    fetch = Fetching()
+    batcher = await started(Batcher(TWO_OUTPUTS, fetch, executor))
+    fetch.gate.clear()
+    first = asyncio.ensure_future(batcher.submit(x(1.0), outputs=["y"]))
+    await asyncio.sleep(0.01)  # running alone, held by the gate
+    both = [asyncio.ensure_future(batcher.submit(x(float(i)), outputs=["y"])) for i in (2, 3)]
+    await asyncio.sleep(0.01)
+    fetch.gate.set()
+    results = await asyncio.gather(first, *both)
+    assert fetch.fetched == [["y"], ["y"]]
+    assert [sorted(r.outputs) for r in results] == [["y"], ["y"], ["y"]]
+    np.testing.assert_array_equal(results[2].outputs["y"], [[6.0, 6.0]])
+
+    fetch.gate.clear()
+    first = asyncio.ensure_future(batcher.submit(x(1.0), outputs=["y"]))
+    await asyncio.sleep(0.01)
+    mixed = [asyncio.ensure_future(batcher.submit(x(2.0), outputs=["z"])),
+             asyncio.ensure_future(batcher.submit(x(3.0), outputs=["y"]))]
+    await asyncio.sleep(0.01)
+    fetch.gate.set()
+    _, z_only, y_only = await asyncio.gather(first, *mixed)
+    assert fetch.fetched[-1] == ["y", "z"]  # one batch, the union
+    # Each request gets what it asked for and no copy of the rest.
+    assert list(z_only.outputs) == ["z"] and list(y_only.outputs) == ["y"]
+    np.testing.assert_array_equal(z_only.outputs["z"], [[6.0, 6.0]])
+
+    # A request that names no outputs gets them all, and so does its batch.
+    everything = await batcher.submit(x(1.0))
+    assert fetch.fetched[-1] is None and sorted(everything.outputs) == ["y", "z"]
+    await batcher.close(1)

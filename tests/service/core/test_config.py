@@ -71,3 +71,9 @@ def test_warmup_sizes_bounded_by_max_batch():
 )
 def test_version_policy(policy, expected):
     assert VersionPolicy.model_validate(policy).select([5, 1, 2]) == expected
+
+
+def test_length_buckets_must_ascend(tmp_path):
+    doc = dict(AFFINE_CONFIG, dynamic_batching={"length_buckets": [32, 16]})
+    with pytest.raises(ConfigError, match=r"dynamic_batching\.length_buckets: .*must be strictly ascending, got \[32, 16\]"):
+        load_model_config(write(tmp_path, "affine", doc))

@@ -60,3 +60,21 @@ def test_batch_key_ignores_named_axes_only():
     unnamed = ModelConfig.model_validate({**AFFINE_CONFIG, "input": [{"name": "x", "datatype": "FP32", "dims": [-1]}],
                                           "output": [{"name": "y", "datatype": "FP32", "dims": [-1]}]})
     assert padding.batch_key(unnamed, {"x": np.ones((1, 3))}) != padding.batch_key(unnamed, {"x": np.ones((1, 4))})
+
+
+def test_length_buckets_split_batches_by_the_longest_named_axis():
+    knobs = {**SEQUENCE_CONFIG.get("dynamic_batching", {}), "length_buckets": [4, 8]}
+    bucketed = ModelConfig.model_validate({**SEQUENCE_CONFIG, "dynamic_batching": knobs})
+    key = [padding.batch_key(bucketed, seq_request(n)) for n in (1, 4, 5, 8, 9, 30)]
+    assert key[0] == key[1] and key[2] == key[3] and key[4] == key[5]  # <=4, 5..8, past the last bound
+    assert len(set(key)) == 3
+    # Without buckets every length shares one key, as before.
+    assert padding.batch_key(SEQ, seq_request(1)) == padding.batch_key(SEQ, seq_request(30))
+
+
+def test_a_request_that_ran_alone_keeps_the_batch_buffer():
+    batch, parts = padding.stack(AFF, [{"x": np.ones((2, 4), np.float32)}])
+    y = batch["x"] * 2
+    out = padding.unstack(AFF, {"y": y, "z": y}, parts)
+    assert np.shares_memory(out[0]["y"], y)  # nobody else's rows in it: no copy needed
+    np.testing.assert_array_equal(out[0]["y"], np.full((2, 4), 2.0))

@@ -59,3 +59,18 @@ def test_reader_bounds():
         reader.finish()
     with pytest.raises(InvalidInput, match="must be a non-negative integer, got -1"):
         reader.take("c", -1)
+
+
+def test_a_numeric_answer_is_encoded_without_a_copy():
+    import numpy as np
+
+    from service.protocol.binary import binary_view, encode_binary_tensor
+
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    view = binary_view(array)
+    assert bytes(view) == encode_binary_tensor(array) == array.tobytes()
+    array[0, 0] = 42.0  # the view reads the array's own memory
+    assert np.frombuffer(view, np.float32)[0] == 42.0
+    big_endian = np.arange(3, dtype=">i4")
+    assert bytes(binary_view(big_endian)) == np.arange(3, dtype="<i4").tobytes()
+    assert binary_view(np.zeros((0, 4), np.float32)) == b""
