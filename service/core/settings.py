@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     # The Open Inference Protocol over gRPC, on Triton's port; 0 turns it off.
     grpc_port: int = Field(8001, ge=0, le=65535)
     repository: Path = DEFAULT_REPOSITORY
+    # Server processes sharing the port; "auto" = one per usable CPU (affinity and
+    # cgroup quota, see core/cpus.py). 1 is a single process with no supervisor.
+    workers: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
     # One log line per HTTP request (method, path, status, duration, id). Off by default,

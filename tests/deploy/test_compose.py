@@ -144,6 +144,13 @@ def test_ports_do_not_collide(compose):
     assert "ports" not in compose["services"]["replica"], "replicas are reached through lb only"
 
 
+def test_serve_uses_every_core_of_its_host_with_workers(compose):
+    environment = compose["services"]["serve"]["environment"]
+    assert default_of(environment["ORTSERVE_WORKERS"]) == "auto"
+    # 0 = each worker gets its share of the cores (service/core/cpus.py), never more.
+    assert default_of(environment["ORTSERVE_INTRA_OP_THREADS"]) == "0"
+
+
 def test_replicas_are_one_process_per_core(compose):
     replica = compose["services"]["replica"]
     assert replica["deploy"]["replicas"] >= 2

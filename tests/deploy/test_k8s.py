@@ -138,7 +138,8 @@ def test_deployment_probes_resources_and_security(name, doc, stages):
         assert container["image"].endswith("-gpu")
     else:
         assert resources["limits"]["cpu"] == resources["requests"]["cpu"], "Guaranteed QoS on CPU"
-        assert env["ORTSERVE_INTRA_OP_THREADS"] == str(resources["requests"]["cpu"]), "one thread per core"
+        # workers=auto = the CPU limit (the cgroup quota), one ORT thread each: one thread per core.
+        assert env["ORTSERVE_WORKERS"] == "auto" and env["ORTSERVE_INTRA_OP_THREADS"] == "1", "one thread per core"
 
 
 @pytest.mark.parametrize("name,doc", by_kind("Service"), ids=[n for n, _ in by_kind("Service")])

@@ -35,3 +35,16 @@ def test_grpc_port_defaults_to_tritons_and_zero_turns_it_off(monkeypatch):
     monkeypatch.setenv("ORTSERVE_GRPC_PORT", "9101")
     assert build_settings(parse_args([])).grpc_port == 9101
     assert build_settings(parse_args(["--grpc-port", "0"])).grpc_port == 0
+
+
+def test_workers_option_takes_a_count_or_auto(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    monkeypatch.delenv("ORTSERVE_WORKERS", raising=False)
+    assert build_settings(parse_args([])).workers == 1
+    monkeypatch.setenv("ORTSERVE_WORKERS", "auto")
+    assert build_settings(parse_args([])).workers == "auto"
+    assert build_settings(parse_args(["--workers", "4"])).workers == 4
+    with pytest.raises(ValidationError):
+        build_settings(parse_args(["--workers", "0"]))
