@@ -280,7 +280,7 @@ class TextTransformer(nn.Module):
         t, longest = tokens.shape[1], max(self.hash_orders)
         padded = F.pad(tokens, (longest - 1, 0))
         buckets = self.hashed.num_embeddings
-        total = torch.zeros(tokens.shape + (self.hashed.embedding_dim,), dtype=torch.float32)
+        total = torch.zeros((*tokens.shape, self.hashed.embedding_dim), dtype=torch.float32)
         for order in self.hash_orders:
             code = torch.full_like(tokens, order * 7919)
             for back in range(order):

@@ -153,7 +153,7 @@ def real_text_section(report: dict) -> list[str]:
                 hit = found[k][part]["per_language"].get(code)
                 cells.append(f"{hit[0]}/{hit[1]}" if hit else "")
         rows.append(cells)
-    return lines + ["Per language (right / total):", ""] + _table(header, rows)
+    return [*lines, "Per language (right / total):", "", *_table(header, rows)]
 
 
 def write(path: Path | None = None, folder: Path | None = None) -> Path:

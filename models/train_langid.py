@@ -26,8 +26,6 @@ from . import cli, langid_eval, results
 from .data_text import CLDR_SOURCE, MAX_SHARED, load_text_data, split_by_text
 from .data_words import WORDFREQ_SOURCE, load_lexicons, word_owners, wordfreq_lexicon
 from .encoding import CharVocab, MultiHotEncoder
-from .langid_baseline import NgramBaseline, multilabel_metrics
-from .langid_samples import Sampler, SampleMix
 from .export import (
     PARITY_TOLERANCE,
     ExportError,
@@ -37,6 +35,8 @@ from .export import (
     tensor_spec,
     update_provenance,
 )
+from .langid_baseline import NgramBaseline, multilabel_metrics
+from .langid_samples import SampleMix, Sampler
 from .networks import TextTransformer
 from .training import count_parameters, fit, set_seed
 

@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.server_process import ROOT, ServerProcess
+from scripts.launcher import PROJECT_ROOT as ROOT
+from scripts.launcher import ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -66,16 +67,14 @@ def curl_commands() -> list[tuple[str, list[str]]]:
     out = []
     for block in blocks("bash"):
         for command, comments in commands(block):
-            if "curl " in command and not NOT_HERE.search(command):
-                out.append((command[command.index("curl ") :], comments))
-            elif "&& curl " in command:  # e.g. kubectl port-forward ... && curl ...: the curl part
+            if ("curl " in command and not NOT_HERE.search(command)) or "&& curl " in command:
                 out.append((command[command.index("curl ") :], comments))
     return out
 
 
 @pytest.fixture(scope="module")
 def server():
-    with ServerProcess(REPOSITORY, env={"ORTSERVE_ADMIN_TOKEN": ADMIN_TOKEN}) as proc:
+    with ServerProcess(REPOSITORY, env={"ORTSERVE_ADMIN_TOKEN": ADMIN_TOKEN}, grpc=True) as proc:
         yield proc
 
 
@@ -196,6 +195,8 @@ def test_python_example(index, server, tmp_path):
     code = blocks("python")[index]
     for old in ("127.0.0.1:8000", "localhost:8000"):
         code = code.replace(old, f"127.0.0.1:{server.port}")
+    for old in ("127.0.0.1:8001", "localhost:8001"):  # gRPC examples
+        code = code.replace(old, server.grpc_target)
     if "bertviz" in code and not _installed("bertviz"):
         # BertViz draws in a notebook; without it, check the exact value the example hands it.
         code = "\n".join(line for line in code.splitlines() if "bertviz import" not in line and "head_view(" not in line)

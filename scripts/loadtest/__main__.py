@@ -14,7 +14,6 @@ from .parallel import run_async
 from .report import plot, table, warnings_for, write_csv, write_json
 from .sweep import ProbeError, run_sweep
 
-
 # What to install for an optional package the chosen data or option needs.
 INSTALL_HINTS = {
     "aeon": "pip install --no-deps aeon==1.6.0 (it carries the Japanese Vowels files), or pass --input-file",

@@ -44,7 +44,10 @@ class ImageOutput(BaseModel):
     """One item's answer from an image-output model (format json)."""
 
     output: str = Field(description="The output tensor's name.")
-    values: list[Any] = Field(description="The output tensor of this item, as nested lists.")
+    values: list[Any] = Field(description="The output tensor of this item, as nested lists, in the upload's polarity.")
+    inverted: bool = Field(
+        description="The upload was inverted to the model's polarity (e.g. dark-on-white), and the answer back."
+    )
     png_b64: str = Field(description="The output as a base64 PNG (value * 255).")
 
 

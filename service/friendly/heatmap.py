@@ -130,7 +130,7 @@ def _render(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str], tit
     x0, y0, cell = MARGIN["left"], MARGIN["top"], cell_for(n)
     if matrix.size:
         cells = (colours(np.clip(matrix / top, 0.0, 1.0))[..., :3] * 255).round().astype(np.uint8)
-        heat = Image.fromarray(cells, "RGB").resize((len(columns) * cell, len(rows) * cell), Image.NEAREST)
+        heat = Image.fromarray(cells, "RGB").resize((len(columns) * cell, len(rows) * cell), Image.Resampling.NEAREST)
         canvas.paste(heat, (x0, y0))
     rotate = max((len(t) for t in columns), default=0) > 2  # one-character tokens stay upright
     for i, token in enumerate(rows):

@@ -13,7 +13,7 @@ from models.langid_eval import evaluate, lingua_predictor, load_sentences, load_
 
 def test_sentences_are_20_per_language_for_all_40():
     rows = load_sentences()
-    assert Counter(lang for lang, _ in rows) == {code: 20 for code in LANGUAGES}
+    assert Counter(lang for lang, _ in rows) == dict.fromkeys(LANGUAGES, 20)
     assert ("de", "Dieses Feld darf nicht leer sein.") in rows
     assert all("\t" not in text and text.strip() == text for _, text in rows)
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from models.data_words import Lexicon
-from models.langid_samples import Sampler, SampleMix
+from models.langid_samples import SampleMix, Sampler
 
 
 def lexicon(words: list[str]) -> Lexicon:
     return Lexicon(words, np.full(len(words), 1.0 / len(words)))
 
 
-def sampler(mix: SampleMix = SampleMix()) -> Sampler:
+def sampler(mix: SampleMix | None = None) -> Sampler:
     lexicons = {"de": lexicon(["und", "montag", "haus"]), "ja": lexicon(["月曜日", "です"])}
     owners = {"und": ["de"], "montag": ["de"], "haus": ["de"], "月曜日": ["ja", "zh"], "です": ["ja"]}
     cldr = [("Deutschland", ["de"]), ("ドイツ", ["ja"])]
-    return Sampler(lexicons, owners, cldr, mix, lexicon(["Control", "JSON"]))
+    return Sampler(lexicons, owners, cldr, mix or SampleMix(), lexicon(["Control", "JSON"]))
 
 
 def test_an_epoch_mixes_the_kinds_in_the_given_proportions():

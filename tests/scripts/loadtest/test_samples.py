@@ -82,8 +82,8 @@ def test_text_is_tokenised_with_the_configs_vocabulary():
 
 
 def test_text_tokens_match_the_service_tokenizer():
-    from service.config import ModelConfig
-    from service.preprocess import tokenize
+    from service.core.config import ModelConfig
+    from service.friendly.preprocess import tokenize
 
     config = {**TEXT, "preprocessing": {**TEXT["preprocessing"], "lowercase": True, "max_length": 3}}
     model = ModelConfig.model_validate(config)
