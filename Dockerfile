@@ -40,7 +40,7 @@ RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip check
 
 # ---------------------------------------------------------------------------------------------
-# Fonts for the attention heatmaps' labels (service/heatmap.py): Debian's Noto Sans Arabic,
+# Fonts for the attention heatmaps' labels (service/friendly/heatmap.py): Debian's Noto Sans Arabic,
 # Hebrew, Devanagari and Thai and WenQuanYi Micro Hei (CJK and Hangul). Only those five files
 # and their licences reach the runtime image (about 3 MB, not the packages' 47 MB).
 FROM ${PYTHON_IMAGE} AS fonts

@@ -17,14 +17,7 @@ need=()
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)   # promtool checks the Prometheus config and dashboard queries
-# Heatmap label fonts (service/heatmap.py): CJK/Hangul, Arabic, Hebrew, Devanagari, Thai.
+# Heatmap label fonts (service/friendly/heatmap.py): CJK/Hangul, Arabic, Hebrew, Devanagari, Thai.
 [ -e /usr/share/fonts/truetype/noto/NotoSansThai-Regular.ttf ] || need+=(fonts-noto-core)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  else
-    echo "note: install ${need[*]} (Debian packages) for the deployment validation tests and heatmap fonts" >&2
-  fi
-fi
+bash scripts/system-packages.sh "for the deployment validation tests and heatmap fonts" ${need[@]+"${need[@]}"}

@@ -10,12 +10,5 @@ PYTHON=${PYTHON:-python3}
 fonts=()
 [ -e /usr/share/fonts/truetype/noto/NotoSansThai-Regular.ttf ] || fonts+=(fonts-noto-core)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || fonts+=(fonts-wqy-microhei)
-if [ ${#fonts[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${fonts[@]}" >/dev/null
-  else
-    echo "note: install ${fonts[*]} (Debian packages) so attention heatmaps draw CJK, Arabic, Hebrew, Devanagari and Thai labels" >&2
-  fi
-fi
+bash scripts/system-packages.sh "so attention heatmaps draw CJK, Arabic, Hebrew, Devanagari and Thai labels" ${fonts[@]+"${fonts[@]}"}
 exec .venv/bin/python -m service "$@"

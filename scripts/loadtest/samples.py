@@ -208,7 +208,7 @@ def _text_encoder(config: dict) -> Encode:
     room = int(pre.get("max_length", 1 << 30)) - (1 if add_cls else 0)
 
     def ids_of(text: str) -> list[int]:
-        # The service's tokenizer (service/preprocess.py::tokenize), without importing the service.
+        # The service's tokenizer (service/friendly/preprocess.py::tokenize), without importing the service.
         text = text.lower() if pre.get("lowercase") else text
         kept = text[-room:] if pre.get("truncation") == "left" else text[:room]
         return ([cls_id] if add_cls else []) + [stoi.get(ch, unk) for ch in kept] or [unk]

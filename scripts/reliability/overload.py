@@ -31,6 +31,7 @@ from pathlib import Path
 from .load import closed, describe, open_loop, request_specs
 from .server import (
     RssSampler,
+    add_target_args,
     choose_target,
     emit,
     limited_repository,
@@ -44,11 +45,7 @@ from .server import (
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m scripts.reliability.overload", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repository", type=Path, help="model repository (default: models/repository)")
-    p.add_argument("--model", help="model to load (default: vowels_lstm or digits_lenet, else the tiny fixture)")
-    p.add_argument("--tiny", action="store_true", help="serve the tiny fixture even if reference models exist")
-    p.add_argument("--url", help="attach to a running server on loopback instead of starting one (needs --pid)")
-    p.add_argument("--pid", type=int, help="PID of the attached server, for RSS")
+    add_target_args(p)
     p.add_argument("--factor", type=float, default=5.0, help="offered load as a multiple of capacity (5)")
     p.add_argument("--duration", type=float, default=10.0, help="seconds of overload (10)")
     p.add_argument("--capacity-s", type=float, default=3.0, help="seconds of the closed-loop capacity run (3)")

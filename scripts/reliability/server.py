@@ -9,6 +9,7 @@ memory, not the load generator's.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ipaddress
 import json
@@ -44,6 +45,15 @@ class Target:
     repository: Path
     model: str
     source: str  # printed in the report: which model really ran
+
+
+def add_target_args(p: argparse.ArgumentParser) -> None:
+    """The options every drill shares: which repository and model to serve, or which server to attach to."""
+    p.add_argument("--repository", type=Path, help="model repository (default: models/repository)")
+    p.add_argument("--model", help="model to load (default: vowels_lstm or digits_lenet, else the tiny fixture)")
+    p.add_argument("--tiny", action="store_true", help="serve the tiny fixture even if reference models exist")
+    p.add_argument("--url", help="attach to a running server on loopback instead of starting one (needs --pid)")
+    p.add_argument("--pid", type=int, help="PID of the attached server, for RSS")
 
 
 def choose_target(repository: Path | None, model: str | None, workdir: Path, tiny: bool = False) -> Target:

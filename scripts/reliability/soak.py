@@ -26,6 +26,7 @@ from .load import closed, describe, open_loop, request_specs
 from .server import (
     MB,
     RssSampler,
+    add_target_args,
     choose_target,
     emit,
     log_path_for,
@@ -38,11 +39,7 @@ from .server import (
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m scripts.reliability.soak", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repository", type=Path, help="model repository (default: models/repository)")
-    p.add_argument("--model", help="model to load (default: vowels_lstm or digits_lenet, else the tiny fixture)")
-    p.add_argument("--tiny", action="store_true", help="serve the tiny fixture even if reference models exist")
-    p.add_argument("--url", help="attach to a running server on loopback instead of starting one (needs --pid)")
-    p.add_argument("--pid", type=int, help="PID of the attached server, for RSS")
+    add_target_args(p)
     p.add_argument("--minutes", type=float, default=2.0, help="length of the steady load (2)")
     p.add_argument("--rate", type=float, help="req/s (default: --load x measured capacity)")
     p.add_argument("--load", type=float, default=0.5, help="fraction of capacity when --rate is not given (0.5)")
