@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 
+from scripts.bench.machine import split_cpus as bench_split_cpus
 from scripts.launcher import ServerProcess
 from service.core.settings import DEFAULT_REPOSITORY
 
@@ -120,10 +121,8 @@ def split_cpus() -> tuple[set[int] | None, set[int] | None]:
 
     Pinned apart, a busy client cannot steal the server's core, so the drill
     measures the server. On a single CPU nothing is pinned (and the report says so)."""
-    allowed = sorted(os.sched_getaffinity(0))
-    if len(allowed) < 2:
-        return None, None
-    return {allowed[0]}, set(allowed[1:])
+    server, client, _ = bench_split_cpus("auto", server_count=1)
+    return server, client
 
 
 @dataclass

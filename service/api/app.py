@@ -20,7 +20,7 @@ from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings, get_settings
 from . import attention, docs, encoding, extensions, health, infer, predict, repository
-from .fast_infer import FastInfer, error_answer
+from .fast_infer import FastInfer, error_answer, unexpected_answer
 from .middleware import AdmissionMiddleware, RequestContextMiddleware
 
 log = logging.getLogger(__name__)
@@ -60,11 +60,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(exc.status_code, message)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Never leak tracebacks or paths to the caller; the log has the details.
-        log.exception("unhandled error")
-        rid = request.scope.get("state", {}).get("request_id", "")
-        return _error(500, f"internal server error (request id {rid})")
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        return Response(unexpected_answer(request.scope), status_code=500, media_type="application/json")
 
 
 class _App(FastAPI):

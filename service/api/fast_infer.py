@@ -53,6 +53,14 @@ def error_answer(exc: ServiceError) -> tuple[int, bytes, list[tuple[bytes, bytes
     return status, error_body(exc.message), headers
 
 
+def unexpected_answer(scope: Scope) -> bytes:
+    """The 500 body for an exception nothing expected, on every HTTP route: the caller gets
+    the request id, never a traceback or a path; the log (call this in `except`) has the details."""
+    log.exception("unhandled error")
+    rid = scope.get("state", {}).get("request_id", "")
+    return error_body(f"internal server error (request id {rid})")
+
+
 async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -93,10 +101,7 @@ class FastInfer:
             status, body, headers = error_answer(exc)
             await _send(send, status, body, [_JSON, *headers])
         except Exception:
-            # Never leak tracebacks or paths to the caller; the log has the details.
-            log.exception("unhandled error")
-            rid = scope.get("state", {}).get("request_id", "")
-            await _send(send, 500, error_body(f"internal server error (request id {rid})"), [_JSON])
+            await _send(send, 500, unexpected_answer(scope), [_JSON])
 
     async def _infer(self, target: tuple[str, str | None], scope: Scope, receive: Receive, send: Send) -> None:
         header_length = authorization = api_key = None

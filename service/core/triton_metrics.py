@@ -16,7 +16,8 @@ def _escape(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
-def _number(value: float) -> str:
+def format_number(value: float) -> str:
+    """A sample value as Prometheus text: integers without a decimal point, the rest as repr."""
     return repr(float(value)) if value != int(value) or abs(value) >= 1e15 else f"{int(value)}"
 
 
@@ -49,5 +50,5 @@ class Family:
         lines = [f"# HELP {self.name} {self.documentation}", f"# TYPE {self.name} {self.kind}"]
         for labels, value in rows:
             pairs = ",".join(f'{k}="{_escape(v)}"' for k, v in zip(self.labelnames, labels))
-            lines.append(f"{self.name}{{{pairs}}} {_number(value)}")
+            lines.append(f"{self.name}{{{pairs}}} {format_number(value)}")
         return "\n".join(lines) + "\n"

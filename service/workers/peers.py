@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.triton_metrics import format_number
+
 # Headers a peer needs to apply the same checks (auth) and parse the same body.
 FORWARDED = (b"authorization", b"x-api-key", b"content-type")
 
@@ -56,10 +58,6 @@ async def ask(path: Path, method: str, target: str, headers: Iterable[tuple[byte
 MAX_MERGED = ("ortserve_model_info",)
 
 
-def _number(value: float) -> str:
-    return f"{int(value)}" if value == int(value) and abs(value) < 1e15 else repr(value)
-
-
 def merge_metrics(texts: list[str]) -> str:
     """Sum every sample across workers: counters, histogram buckets/sums/counts, queue gauges."""
     families: dict[str, tuple[list[str], dict[str, float]]] = {}
@@ -81,7 +79,7 @@ def merge_metrics(texts: list[str]) -> str:
     lines: list[str] = []
     for comments, samples in families.values():
         lines += comments
-        lines += [f"{key} {_number(value)}" for key, value in samples.items()]
+        lines += [f"{key} {format_number(value)}" for key, value in samples.items()]
     return "\n".join(lines) + "\n"
 
 
