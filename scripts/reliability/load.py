@@ -21,9 +21,9 @@ from scripts.loadtest.sweep import build_specs
 REJECTED = ("429", "503")
 
 
-def request_specs(config: dict, model: str) -> list[RequestSpec]:
-    """Binary-extension requests of one item each, as `python -m scripts.loadtest` sends them."""
-    return build_specs(config, load_samples(config), "binary", model=model, batch_size=1)
+def request_specs(config: dict, model: str, rows: int = 1) -> list[RequestSpec]:
+    """Binary-extension requests of `rows` items each, as `python -m scripts.loadtest` sends them."""
+    return build_specs(config, load_samples(config), "binary", model=model, batch_size=rows)
 
 
 def closed(url: str, specs: list[RequestSpec], concurrency: int, seconds: float, warmup_s: float = 1.0) -> StepStats:

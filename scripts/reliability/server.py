@@ -27,6 +27,7 @@ import psutil
 
 from scripts.bench.machine import split_cpus as bench_split_cpus
 from scripts.launcher import ServerProcess
+from scripts.loadtest.metrics_diff import process_cpu_seconds
 from service.core.settings import DEFAULT_REPOSITORY
 
 # Reference models tried in this order when no --model is given.
@@ -48,26 +49,28 @@ class Target:
     source: str  # printed in the report: which model really ran
 
 
-def add_target_args(p: argparse.ArgumentParser) -> None:
+def add_target_args(p: argparse.ArgumentParser, models: tuple[str, ...] = REFERENCE_MODELS) -> None:
     """The options every drill shares: which repository and model to serve, or which server to attach to."""
     p.add_argument("--repository", type=Path, help="model repository (default: models/repository)")
-    p.add_argument("--model", help="model to load (default: vowels_lstm or digits_lenet, else the tiny fixture)")
+    p.add_argument("--model", help=f"model to load (default: the first of {', '.join(models)} present, "
+                                   "else the tiny fixture)")
     p.add_argument("--tiny", action="store_true", help="serve the tiny fixture even if reference models exist")
     p.add_argument("--url", help="attach to a running server on loopback instead of starting one (needs --pid)")
     p.add_argument("--pid", type=int, help="PID of the attached server, for RSS")
 
 
-def choose_target(repository: Path | None, model: str | None, workdir: Path, tiny: bool = False) -> Target:
-    """The given repository/model, else a reference model, else the tiny `sequence` fixture."""
+def choose_target(repository: Path | None, model: str | None, workdir: Path, tiny: bool = False,
+                  models: tuple[str, ...] = REFERENCE_MODELS) -> Target:
+    """The given repository/model, else the first of `models` present, else the tiny `sequence` fixture."""
     if tiny:
         return tiny_target(workdir, "--tiny")
     if repository is not None or model is not None:
         repo = Path(repository or DEFAULT_REPOSITORY)
-        name = model or next((m for m in REFERENCE_MODELS if (repo / m / "config.json").is_file()), None)
+        name = model or next((m for m in models if (repo / m / "config.json").is_file()), None)
         if name is None:
-            raise SystemExit(f"no --model given and none of {REFERENCE_MODELS} is in {repo}")
+            raise SystemExit(f"no --model given and none of {models} is in {repo}")
         return Target(repo, name, f"{repo}/{name}")
-    for name in REFERENCE_MODELS:
+    for name in models:
         if (DEFAULT_REPOSITORY / name / "config.json").is_file():
             return Target(DEFAULT_REPOSITORY, name, f"reference model {name}")
     return tiny_target(workdir, "no reference models found")
@@ -216,3 +219,24 @@ def emit(report: dict, output: Path | None) -> int:
     if output:
         output.write_text(text + "\n")
     return 0 if report["passed"] else 1
+
+
+class CpuWindow:
+    """The server's CPU seconds (all threads, from /proc) from `delay_s` after entry to exit:
+    the delay skips a load step's unmeasured warm-up, so the CPU matches the step's counts."""
+
+    def __init__(self, pid: int, delay_s: float) -> None:
+        self.pid, self.started, self.seconds = pid, 0.0, 0.0
+        self._timer = threading.Timer(delay_s, self._mark)
+
+    def _mark(self) -> None:
+        self.started = process_cpu_seconds(self.pid)
+
+    def __enter__(self) -> CpuWindow:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.join()
+        with contextlib.suppress(OSError):
+            self.seconds = process_cpu_seconds(self.pid) - self.started

@@ -52,6 +52,8 @@ DRAIN_BYTES = 256 * 1024 * 1024
 DRAIN_SECONDS = 10.0
 # A body this small has usually arrived with its headers: draining it first costs nothing.
 SMALL_BODY = 64 * 1024
+# Scope key: the HTTP protocol already took this request's admission slot (fastpath.py).
+ADMITTED = "ortserve.admitted"
 
 
 _STRICT_TAIL = [*_SECURITY_HEADERS, _STRICT_CSP]
@@ -220,7 +222,7 @@ class AdmissionMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/v2/models/"):
             await self.app(scope, receive, send)
             return
-        if not self.admission.try_enter():
+        if not scope.get(ADMITTED) and not self.admission.try_enter():
             await answer_before_body(scope, receive, send, 503, self.rejection_body, _RETRY_AFTER)
             return
         try:

@@ -27,5 +27,9 @@ class Admission:
         self.inflight += 1
         return True
 
+    def take(self) -> None:
+        """Take a slot after checking `inflight < limit` yourself (the HTTP parser's fast path)."""
+        self.inflight += 1
+
     def leave(self) -> None:
         self.inflight -= 1

@@ -52,7 +52,7 @@ def test_short_overload_on_a_reference_model_rejects_the_excess_fast_and_keeps_s
     args = overload.parse_args(["--capacity-s", "1.5", "--duration", "3", "--factor", "5"])
     result = overload.run(args)
     o = result["overload"]
-    assert result["model"] in ("vowels_lstm", "digits_lenet") or "tiny" in result["source"]
+    assert result["model"] in overload.OVERLOAD_MODELS or "tiny" in result["source"]
     assert result["server_alive"] and result["serves_after_overload"], result
     assert result["exit_code_after_sigterm"] in (0, -15)
     assert o["sent"] >= 0.8 * result["offered_rps"] * 3  # the client really offered ~5x
@@ -63,3 +63,22 @@ def test_short_overload_on_a_reference_model_rejects_the_excess_fast_and_keeps_s
     # only their shape is asserted: rejections come back faster than accepted work.
     assert o["rejected_latency_ms"]["p50"] < o["accepted_latency_ms"]["p50"]
     assert result["rss_during_overload"]["peak_mb"] - result["rss_during_overload"]["start_mb"] < 100
+
+
+def test_cpu_split_prices_a_rejection_from_the_cpu_the_admitted_requests_left():
+    from types import SimpleNamespace
+
+    # Capacity run: 1 s of server CPU for 2,000 answers = 0.5 ms each. Overload: 1 s of CPU,
+    # 1,600 admitted (0.8 s) and 8,000 rejected, which share the 0.2 s left: 25 us each.
+    overload_stats = SimpleNamespace(ok=1600, elapsed_s=1.0, outcomes={"200": 1600, "503": 8000})
+    split = overload.cpu_split(1.0, 2000, 1.0, overload_stats, factor=5.0)
+    assert split["per_admitted_ms"] == 0.5 and split["per_rejection_us"] == 25.0
+    assert split["rejection_over_admitted"] == 0.05
+    assert split["goodput_bound_one_core"] == round(0.75 / 0.95, 3)  # (1 - 5r) / (1 - r)
+    # Admitted work alone exceeds the CPU measured: the rejections' share is below the noise.
+    noisy = SimpleNamespace(ok=2100, elapsed_s=1.0, outcomes={"200": 2100, "503": 8000})
+    assert overload.cpu_split(1.0, 2000, 1.0, noisy, factor=5.0)["per_rejection_us"] is None
+
+
+def test_littles_law_bound_uses_the_throughput_it_is_given():
+    assert overload.little_bound_ms(32, 800.0, 2.0) == 80.0

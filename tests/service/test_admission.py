@@ -15,7 +15,6 @@ import urllib.error
 import urllib.request
 
 import httpx
-import numpy as np
 import pytest
 import requests
 
@@ -36,57 +35,107 @@ def busy(tmp_path_factory):
 
 
 def hold_slot(server, seconds: float = 1.0) -> list[threading.Thread]:
-    """Occupy the only admission slot with slow requests (a long sequence) for `seconds`;
-    two senders, so the slot is retaken at once whenever one finishes."""
-    frames = np.ones((1, 2000, 3), np.float32)
-    body = {"inputs": [
-        {"name": "frames", "shape": list(frames.shape), "datatype": "FP32", "data": frames.ravel().tolist()},
-        {"name": "lengths", "shape": [1], "datatype": "INT64", "data": [2000]},
-    ]}
+    """Occupy the only admission slot for `seconds`: a request whose headers are sent (so it is
+    admitted) and whose body is held back, so the app is still reading it. Then it completes."""
+    head, body = AFFINE_HEAD, AFFINE_BODY.encode()
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(head + body[:5])
 
     def run() -> None:
-        stop = time.monotonic() + seconds
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            while time.monotonic() < stop:
-                client.post("/v2/models/sequence/infer", json=body)
+        with sock:
+            time.sleep(seconds)
+            sock.sendall(body[5:])
+            assert read_answer(sock)[0].startswith(b"HTTP/1.1 200 ")
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.3)
-    return threads
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.2)
+    return [thread]
+
+
+_UNREAD: dict[socket.socket, bytes] = {}  # bytes read past one answer, kept for the next
 
 
 def read_answer(sock: socket.socket) -> tuple[bytes, bytes]:
-    data = b""
+    """One HTTP answer (head, body) from `sock`; what follows it stays for the next call."""
+    data = _UNREAD.pop(sock, b"")
     while b"\r\n\r\n" not in data:
         data += sock.recv(65536)
     head, rest = data.split(b"\r\n\r\n", 1)
     length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
     while len(rest) < length:
         rest += sock.recv(65536)
-    return head, rest
+    _UNREAD[sock] = rest[length:]
+    return head, rest[:length]
 
 
-def test_small_requests_are_rejected_at_once_and_keep_their_connection(busy):
+AFFINE_BODY = json.dumps({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]})
+AFFINE_HEAD = (f"POST /v2/models/affine/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(AFFINE_BODY)}\r\n\r\n").encode()
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["whole-request-in-one-read", "headers-then-body"])
+def test_small_requests_are_rejected_at_once_and_keep_their_connection(busy, split):
     holder = hold_slot(busy)
-    body = json.dumps({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]})
-    request = (f"POST /v2/models/affine/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
     try:
         with socket.create_connection(("127.0.0.1", busy.port)) as sock:
             for _ in range(3):  # the same connection answers again: keep-alive held
                 started = time.monotonic()
-                sock.sendall(request)
+                if split:  # the answer leaves at the end of the headers; the body is read and dropped
+                    sock.sendall(AFFINE_HEAD)
+                    time.sleep(0.02)
+                    sock.sendall(AFFINE_BODY.encode())
+                else:
+                    sock.sendall(AFFINE_HEAD + AFFINE_BODY.encode())
                 head, answer = read_answer(sock)
                 assert time.monotonic() - started < 0.25
                 assert head.startswith(b"HTTP/1.1 503 ")
                 assert b"retry-after: 1" in head.lower()
-                assert b"server: uvicorn" not in head.lower()  # answered in the parser, not by the app
+                assert b"server: uvicorn" not in head.lower()  # answered in the protocol, not by the app
+                assert json.loads(answer) == REJECTION
+        for thread in holder:
+            thread.join()
+        with socket.create_connection(("127.0.0.1", busy.port)) as sock:
+            sock.sendall(AFFINE_HEAD + AFFINE_BODY.encode())  # the slot is free: the same bytes are served
+            head, answer = read_answer(sock)
+            assert head.startswith(b"HTTP/1.1 200 "), head
+            assert json.loads(answer)["outputs"][0]["name"] == "y"
+    finally:
+        for thread in holder:
+            thread.join()
+
+
+def test_two_requests_in_one_read_are_answered_in_order(busy):
+    """Pipelined bytes are not one small request: the parser takes them, and both are answered."""
+    holder = hold_slot(busy)
+    try:
+        with socket.create_connection(("127.0.0.1", busy.port)) as sock:
+            sock.sendall((AFFINE_HEAD + AFFINE_BODY.encode()) * 2)
+            for _ in range(2):
+                head, answer = read_answer(sock)
+                assert head.startswith(b"HTTP/1.1 503 "), head
                 assert json.loads(answer) == REJECTION
     finally:
         for thread in holder:
             thread.join()
+
+
+def test_slots_taken_in_the_parser_are_all_given_back(busy):
+    """200 requests racing for one slot (most admitted in the HTTP protocol, the rest rejected
+    there): afterwards the slot is free again, so no admitted request kept it."""
+    socks = [socket.create_connection(("127.0.0.1", busy.port)) for _ in range(50)]
+    try:
+        statuses = []
+        for _ in range(4):
+            for sock in socks:
+                sock.sendall(AFFINE_HEAD + AFFINE_BODY.encode())
+            statuses += [read_answer(sock)[0].split()[1] for sock in socks]
+        assert set(statuses) <= {b"200", b"503"} and b"200" in statuses
+    finally:
+        for sock in socks:
+            sock.close()
+    for _ in range(3):
+        assert httpx.post(f"{busy.url}/v2/models/affine/infer", content=AFFINE_BODY, timeout=10).status_code == 200
 
 
 def test_a_large_body_is_drained_so_urllib_and_requests_read_the_503(busy):
@@ -104,3 +153,13 @@ def test_a_large_body_is_drained_so_urllib_and_requests_read_the_503(busy):
     finally:
         for thread in holder:
             thread.join()
+
+
+def test_a_client_gone_mid_body_gives_its_slot_back(busy):
+    """Admitted at the end of its headers, then the client leaves before sending the body."""
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", busy.port)) as sock:
+            sock.sendall(AFFINE_HEAD + AFFINE_BODY.encode()[:5])
+            time.sleep(0.1)
+    time.sleep(0.2)
+    assert httpx.post(f"{busy.url}/v2/models/affine/infer", content=AFFINE_BODY, timeout=10).status_code == 200
