@@ -18,7 +18,9 @@ Checks (exit status 1 if one fails), ratios and bounds that hold on a quiet mach
 - accepted p99 <= --little-factor x the Little's-law wait max_inflight / goodput (the admitted
   throughput of the same window; the report also gives the bound at capacity);
 - RSS growth during the overload <= --max-rss-growth-mb;
-- the client kept to its schedule (else it measured itself), and the server is alive and serving after.
+- the client kept to its schedule (else it measured itself), and the server is alive and serving after;
+- capacity, measured before and after the overload (their mean is the reference), moved by at most
+  --max-capacity-drift: on a shared machine whose speed changed, the ratios mean little.
 """
 
 from __future__ import annotations
@@ -66,11 +68,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-rss-growth-mb", type=float, default=100.0, help="check: RSS growth during overload (100)")
     p.add_argument("--max-late-fraction", type=float, default=0.05,
                    help="check: sends more than 1 ms behind schedule; above it the client measured itself (0.05)")
+    p.add_argument("--max-capacity-drift", type=float, default=0.15,
+                   help="check: capacity before and after the overload differ by at most this fraction of their "
+                        "mean; above it the machine changed speed and the ratios are unreliable (0.15)")
     p.add_argument("--output", type=Path, help="also write the JSON report here")
     return p.parse_args(argv)
 
 
 OPEN_WARMUP_S = 0.5
+AFTER_WARMUP_S = 0.5
 # The dearest reference request first: 5x the capacity for the cheaper ones (4,000+ req/s on
 # one core) is more than one Python client core can send, and the drill would measure the client.
 OVERLOAD_MODELS = ("langid_transformer", *REFERENCE_MODELS)
@@ -115,6 +121,9 @@ def checks(report: dict, args: argparse.Namespace) -> dict[str, bool]:
         "rss_growth_bounded": report["rss_during_overload"]["peak_mb"] - report["rss_during_overload"]["start_mb"]
         <= args.max_rss_growth_mb,
         "client_kept_up": o["late_fraction"] <= args.max_late_fraction,
+        "machine_steady": report.get("capacity_after_rps") is not None
+        and abs(report["capacity_before_rps"] - report["capacity_after_rps"])
+        <= args.max_capacity_drift * report["capacity_rps"],
     }
 
 
@@ -137,15 +146,20 @@ def run(args: argparse.Namespace) -> dict:
                     capacity = closed(server.url, specs, args.max_inflight, args.capacity_s)
                 if capacity.ok == 0:
                     raise SystemExit(f"capacity run got no 200 answers: {describe(capacity)}")
-                capacity_rps = capacity.ok / capacity.elapsed_s
-                offered = capacity_rps * args.factor
+                offered = capacity.ok / capacity.elapsed_s * args.factor
                 overload_from = rss.mark()
                 with CpuWindow(server.pid, delay_s=OPEN_WARMUP_S) as overload_cpu:
                     result = open_loop(server.url, specs, offered, args.duration, connections=args.connections,
                                        warmup_s=OPEN_WARMUP_S)
             alive = server.alive()
-            after = closed(server.url, specs, 2, 0.5, warmup_s=0.0) if alive else None
+            after, after_cpu = None, None
+            if alive:  # capacity again: a machine that changed speed meanwhile shows here
+                with CpuWindow(server.pid, delay_s=AFTER_WARMUP_S) as after_cpu:
+                    after = closed(server.url, specs, args.max_inflight, args.capacity_s, warmup_s=AFTER_WARMUP_S)
         exit_code = server.exit_code()  # stopped with SIGTERM when the block ended
+    before_rps = capacity.ok / capacity.elapsed_s
+    after_rps = after.ok / after.elapsed_s if after and after.ok else None
+    capacity_rps = (before_rps + after_rps) / 2 if after_rps else before_rps
     report = {
         "model": target.model,
         "source": target.source,
@@ -155,6 +169,8 @@ def run(args: argparse.Namespace) -> dict:
         "limits": {"max_inflight_requests": args.max_inflight, "max_queue_size": args.queue_size or "as configured",
                    "intra_op_threads": args.intra_op_threads, "client_connections": args.connections},
         "capacity_rps": round(capacity_rps, 1),
+        "capacity_before_rps": round(before_rps, 1),
+        "capacity_after_rps": round(after_rps, 1) if after_rps else None,
         "capacity": describe(capacity),
         "factor": args.factor,
         "offered_rps": round(offered, 1),
@@ -165,7 +181,9 @@ def run(args: argparse.Namespace) -> dict:
         "serves_after_overload": bool(after and after.ok),
         "exit_code_after_sigterm": exit_code,
     }
-    report["server_cpu"] = cpu_split(capacity_cpu.seconds, capacity.ok, overload_cpu.seconds, result, args.factor)
+    closed_cpu = capacity_cpu.seconds + (after_cpu.seconds if after and after_cpu else 0.0)
+    closed_ok = capacity.ok + (after.ok if after else 0)
+    report["server_cpu"] = cpu_split(closed_cpu, closed_ok, overload_cpu.seconds, result, args.factor)
     report["goodput_ratio"] = round(report["overload"]["goodput_rps"] / capacity_rps, 3)
     goodput = report["overload"]["goodput_rps"] or capacity_rps
     report["little_bound_ms"] = round(little_bound_ms(args.max_inflight, goodput, args.little_factor), 1)

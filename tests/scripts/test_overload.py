@@ -13,6 +13,7 @@ def report(**overrides) -> dict:
          "rejected_latency_ms": {"p50": 1.0, "p99": 8.0}, "accepted": 9500,
          "accepted_latency_ms": {"p50": 20.0, "p99": 40.0}, "late_fraction": 0.0}
     base = {"server_alive": True, "serves_after_overload": True, "capacity_rps": 1000.0, "little_bound_ms": 64.0,
+            "capacity_before_rps": 1050.0, "capacity_after_rps": 950.0,
             "rss_during_overload": {"start_mb": 160.0, "peak_mb": 170.0}, "overload": o}
     for key, value in overrides.items():
         (o if key in o else base)[key] = value
@@ -36,6 +37,8 @@ def test_a_good_report_passes_every_check():
     ({"rss_during_overload": {"start_mb": 160.0, "peak_mb": 300.0}}, "rss_growth_bounded"),
     ({"late_fraction": 0.2}, "client_kept_up"),
     ({"rejected": {}}, "excess_rejected"),
+    ({"capacity_before_rps": 1200.0, "capacity_after_rps": 800.0}, "machine_steady"),
+    ({"capacity_after_rps": None}, "machine_steady"),
 ])
 def test_each_check_fails_on_its_own_figure(change, failed):
     results = overload.checks(report(**change), ARGS)
