@@ -171,8 +171,8 @@ def protocol_for(app: Any) -> Any:
                 return False
             if self.expect_100_continue or self.parser.get_http_version() != "1.1":
                 return False
-            if not self.parser.should_keep_alive() or self.pipeline:
-                return False
+            if not self.parser.should_keep_alive() or self.parser.should_upgrade() or self.pipeline:
+                return False  # closing, upgrading (uvicorn starts no app) or queued behind another
             if self.cycle is not None and not self.cycle.response_complete:
                 return False  # answers must leave in order
             length = next((v for k, v in self.headers if k == b"content-length"), None)

@@ -219,10 +219,16 @@ class AdmissionMiddleware:
         self.admission.on_reject()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get(ADMITTED):  # the HTTP protocol took the slot (fastpath.py): always give it back
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.admission.leave()
+            return
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/v2/models/"):
             await self.app(scope, receive, send)
             return
-        if not scope.get(ADMITTED) and not self.admission.try_enter():
+        if not self.admission.try_enter():
             await answer_before_body(scope, receive, send, 503, self.rejection_body, _RETRY_AFTER)
             return
         try:

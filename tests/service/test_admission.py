@@ -7,6 +7,7 @@ connection closes. Both give the same answer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -162,4 +163,17 @@ def test_a_client_gone_mid_body_gives_its_slot_back(busy):
             sock.sendall(AFFINE_HEAD + AFFINE_BODY.encode()[:5])
             time.sleep(0.1)
     time.sleep(0.2)
+    assert httpx.post(f"{busy.url}/v2/models/affine/infer", content=AFFINE_BODY, timeout=10).status_code == 200
+
+
+def test_an_upgrade_request_takes_no_slot(busy):
+    """uvicorn starts no app for an upgrade, so nothing would give a slot taken for it back."""
+    upgrade = AFFINE_HEAD.replace(b"Host: x\r\n", b"Host: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                                  b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", busy.port)) as sock:
+            sock.sendall(upgrade + AFFINE_BODY.encode())
+            sock.settimeout(2)
+            with contextlib.suppress(OSError):
+                sock.recv(65536)
     assert httpx.post(f"{busy.url}/v2/models/affine/infer", content=AFFINE_BODY, timeout=10).status_code == 200
