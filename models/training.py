@@ -89,7 +89,8 @@ def fit(
     """
     rng = np.random.default_rng(seed)
     # param_groups: per-group lr / weight_decay (e.g. faster embedding tables); the schedule scales every group.
-    optimizer = torch.optim.AdamW(param_groups or model.parameters(), lr=lr, weight_decay=weight_decay)
+    # fused: one kernel over all parameters instead of a dozen per tensor (about 10% of a language-id step).
+    optimizer = torch.optim.AdamW(param_groups or model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     total_steps = epochs * (steps_per_epoch or 1)
     ramp = int(total_steps * warmup) if steps_per_epoch else 0
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _cosine(step, total_steps, ramp))
