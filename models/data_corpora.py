@@ -1,7 +1,7 @@
 """Real text for language id beyond wordfreq, from packages that ship it offline.
 
 - Estonian words: Debian's `myspell-et` spelling dictionary (/usr/share/hunspell/et_EE.dic,
-  LGPL-2.1), about 280k inflected forms. wordfreq has no Estonian list, and CLDR's few
+  LGPL-2.1 or later), about 280k inflected forms. wordfreq has no Estonian list, and CLDR's few
   hundred display names taught the model almost no Estonian (2 of 20 real sentences right).
 - Interface messages: the translations shipped in the `sphinx` wheel
   (sphinx/locale/<locale>/LC_MESSAGES/sphinx.po, BSD-2-Clause). They are real sentences
@@ -20,10 +20,10 @@ from pathlib import Path
 HUNSPELL_ET = Path("/usr/share/hunspell/et_EE.dic")
 SPHINX_VERSION = "9.0.4"
 ESTONIAN_SOURCE = {
-    "name": "Estonian spelling dictionary (Debian package myspell-et, 1:20030606; Eesti Keele Instituut), "
+    "name": "Estonian spelling dictionary (Debian package myspell-et 1:20030606, by Jaak Pruulmann), "
             "word forms of /usr/share/hunspell/et_EE.dic, equally weighted",
     "url": "https://packages.debian.org/myspell-et",
-    "licence": "LGPL-2.1",
+    "licence": "LGPL-2.1 or later",
 }
 SPHINX_SOURCE = {
     "name": f"Sphinx {SPHINX_VERSION} interface messages as written by its translators (msgstr of "

@@ -59,7 +59,7 @@ DEFAULTS = {
     "mix_messages": 0.10,
     "samples_per_epoch": 80000,  # drawn afresh each epoch
     "val_samples": 6000,
-    "epochs": 4,
+    "epochs": 8,
     "batch_size": 128,
     "lr": 4e-3,
     "weight_decay": 0.01,
