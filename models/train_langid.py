@@ -172,7 +172,7 @@ def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:
                                    if fast else [])
     run = fit(model, batches, loss_fn, val_loss, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
               patience=args.patience, seed=args.seed, desc=name, param_groups=groups,
-              steps_per_epoch=-(-len(first_epoch) // args.batch_size))
+              steps_per_epoch=-(-len(first_epoch) // args.batch_size), fused=True)
     targets = encoder.encode_batch(data.labels)
     test_texts = [data.texts[i] for i in test]
     metrics = multilabel_metrics(probabilities(model, vocab, test_texts), targets[test], args.threshold)
