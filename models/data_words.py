@@ -6,7 +6,8 @@ text and social media, each under its own licence: see wordfreq's README) ships 
 - Croatian and Serbian are one list, `sh`, written in Latin letters. We label it `hr`,
   and its Serbian Cyrillic transliteration `sr` (CLDR's `sr` is Cyrillic, as is most
   Serbian print).
-- Estonian and Thai have no list: their words come from their CLDR strings.
+- Estonian has no list: its words come from Debian's spelling dictionary (models/data_corpora.py).
+- Thai has no list: its words come from its CLDR strings.
 Training never reads the evaluation sentences (models/data/langid_eval.tsv).
 """
 
@@ -92,11 +93,23 @@ def cldr_lexicon(code: str, cldr: TextSet) -> Lexicon:
     words = [w for w in words if any(ch.isalpha() for ch in w)]
     if code == "th":  # Thai CLDR strings quote Latin names and symbols: keep the Thai words
         words = [w for w in words if any("\u0e00" <= ch <= "\u0e7f" for ch in w)]
+    return uniform_lexicon(words)
+
+
+def uniform_lexicon(words: list[str]) -> Lexicon:
     return Lexicon(words, np.full(len(words), 1.0 / len(words)))
 
 
 def load_lexicons(languages: list[str], cldr: TextSet, top_n: int, power: float) -> dict[str, Lexicon]:
-    return {code: wordfreq_lexicon(code, top_n, power) or cldr_lexicon(code, cldr) for code in languages}
+    """wordfreq where it has the language; Estonian from its spelling dictionary; else CLDR words."""
+    from .data_corpora import estonian_words
+
+    def lexicon(code: str) -> Lexicon:
+        if code == "et":
+            return uniform_lexicon(estonian_words())
+        return wordfreq_lexicon(code, top_n, power) or cldr_lexicon(code, cldr)
+
+    return {code: lexicon(code) for code in languages}
 
 
 def word_owners(lexicons: dict[str, Lexicon]) -> dict[str, list[str]]:

@@ -27,15 +27,18 @@ class SampleMix:
     phrases: float = 0.40
     cldr: float = 0.20
     no_letters: float = 0.05
+    messages: float = 0.0       # real interface messages (Sphinx's translations), where given
 
 
 class Sampler:
     """Draws (text, label set) samples; `epoch(n, rng)` gives a fresh mixed epoch."""
 
     def __init__(self, lexicons: dict[str, Lexicon], owners: dict[str, list[str]],
-                 cldr: list[tuple[str, list[str]]], mix: SampleMix, loanwords: Lexicon) -> None:
+                 cldr: list[tuple[str, list[str]]], mix: SampleMix, loanwords: Lexicon,
+                 messages: dict[str, list[str]] | None = None) -> None:
         self.codes = sorted(lexicons)
         self.lexicons, self.owners, self.cldr, self.mix, self.loanwords = lexicons, owners, cldr, mix, loanwords
+        self.messages = {code: texts for code, texts in (messages or {}).items() if texts}
 
     def words(self, n: int, rng: np.random.Generator) -> list[tuple[str, list[str]]]:
         out = []
@@ -58,6 +61,17 @@ class Sampler:
     def phrases(self, n: int, rng: np.random.Generator) -> list[tuple[str, list[str]]]:
         return [(self.phrase(code, rng), [code]) for code in rng.choice(self.codes, n)]
 
+    def real_messages(self, n: int, rng: np.random.Generator) -> list[tuple[str, list[str]]]:
+        """Whole translated messages. A language without any (Thai) gets a phrase instead, so that
+        sentence-shaped text does not teach "not Thai"."""
+        if not self.messages:
+            return []
+        out = []
+        for code in rng.choice(self.codes, n):
+            texts = self.messages.get(code)
+            out.append((texts[int(rng.integers(len(texts)))] if texts else self.phrase(code, rng), [code]))
+        return out
+
     @staticmethod
     def no_letters(n: int, rng: np.random.Generator) -> list[tuple[str, list[str]]]:
         out = []
@@ -73,5 +87,5 @@ class Sampler:
             return [self.cldr[i] for i in rng.permutation(len(self.cldr))]
         picked = [self.cldr[i] for i in rng.choice(len(self.cldr), int(n * m.cldr))]
         samples = (self.words(int(n * m.words), rng) + self.phrases(int(n * m.phrases), rng)
-                   + picked + self.no_letters(int(n * m.no_letters), rng))
+                   + picked + self.no_letters(int(n * m.no_letters), rng) + self.real_messages(int(n * m.messages), rng))
         return [samples[i] for i in rng.permutation(len(samples))]

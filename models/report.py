@@ -122,9 +122,20 @@ def render(folder: Path | None = None) -> str:
         lines += [(f"`python -m models.train langid_transformer` took {c['wall_seconds']:.0f} s of wall time and "
                    f"{c['cpu_seconds']:.0f} s of CPU time (all threads) on {c['machine']}, data to published "
                    "ONNX file, baselines and lingua included."), ""]
+    if lang and "provenance" in lang:
+        lines += training_data_section(lang["provenance"]["data"])
     if lang and "real_text" in lang:
         lines += real_text_section(lang["real_text"])
     return "\n".join(lines).rstrip() + "\n"
+
+
+def training_data_section(data: dict) -> list[str]:
+    """Every source the language-id model trained on, with its licence (from the config's provenance)."""
+    sources = [v for v in data.values() if isinstance(v, dict) and "licence" in v]
+    if not sources:
+        return []
+    return ["Language-id training data (none of it Django's or the evaluation file's):", "",
+            *_table(["source", "where", "licence"], [[v["name"], v.get("url", ""), v["licence"]] for v in sources])]
 
 
 DETECTORS = {"transformer": "langid_transformer (ours)", "lingua": "lingua-language-detector, same 40 languages",

@@ -2,8 +2,11 @@
 
     python -m models.train langid_transformer [--dim 96] [--epochs 8] [--data csv:my.csv]
 
-Trained on real words (wordfreq's frequency lists), phrases sampled from them, CLDR display
-names (babel) and letter-less strings with no target (see models/langid_samples.py).
+Trained on real words (wordfreq's frequency lists; Estonian from Debian's spelling
+dictionary), phrases sampled from them, Sphinx's translated interface messages, CLDR
+display names (babel) and letter-less strings with no target (see models/langid_samples.py,
+models/data_corpora.py). Before gradient descent the hashed n-gram table is set to
+naive-Bayes log-probabilities counted over 600,000 samples (models/ngram_prior.py).
 Evaluated on the held-out CLDR split and on real sentences and words training never reads
 (models/langid_eval.py), beside lingua-language-detector and a char 1-3-gram logistic
 regression trained on the same samples. Targets are multi-hot (a word can be spelled the
@@ -15,29 +18,21 @@ With --data csv:<path> it trains on that file alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.export import Dim
 
 from . import cli, langid_eval, results
+from .data_corpora import ESTONIAN_SOURCE, SPHINX_SOURCE, sphinx_messages
 from .data_text import CLDR_SOURCE, MAX_SHARED, load_text_data, split_by_text
 from .data_words import WORDFREQ_SOURCE, load_lexicons, word_owners, wordfreq_lexicon
 from .encoding import CharVocab, MultiHotEncoder
-from .export import (
-    PARITY_TOLERANCE,
-    ExportError,
-    base_config,
-    publish,
-    session,
-    tensor_spec,
-    update_provenance,
-)
 from .langid_baseline import NgramBaseline, multilabel_metrics
+from .langid_export import export
 from .langid_samples import SampleMix, Sampler
 from .networks import TextTransformer
+from .ngram_prior import count_buckets, naive_bayes_init
 from .training import count_parameters, fit, set_seed
 
 DEFAULTS = {
@@ -45,19 +40,26 @@ DEFAULTS = {
     "heads": 4,
     "layers": 2,
     "max_length": 64,
-    "dropout": 0.1,
+    "dropout": 0.0,             # samples are drawn afresh every epoch; dropout cost about 25% of each step
     "conv_kernel": 5,           # character n-gram conv under the attention; 0 = pure Transformer
     "hash_buckets": 49152,      # hashed 2-5-gram embeddings (fastText-style); 0 = none
-    "hash_dim": 32,
+    "hash_dim": 40,             # with a naive-Bayes start, at most one column per language
+    "prior_samples": 600000,    # samples counted for the naive-Bayes start of the n-gram table; 0 = random start
+    "prior_smoothing": 0.5,
     "ngram_head": True,         # also read the mean n-gram embedding out linearly
-    "ngram_lr_scale": 10.0,     # the n-gram table and read-out learn at lr * this, without weight decay
+    "ngram_lr_scale": 3.0,      # the n-gram table and read-out learn at lr * this, without weight decay
     "min_char_count": 3,        # rarer characters map to <unk>
     "lowercase": True,          # word lists are lower-case; the served model lower-cases too
     "top_words": 20000,         # most frequent words per language from wordfreq
     "word_power": 0.5,          # sample words by frequency ** power (flatter than real use)
+    "mix_words": 0.35,          # the share of each kind of sample (models/langid_samples.py)
+    "mix_phrases": 0.30,
+    "mix_cldr": 0.20,
+    "mix_no_letters": 0.05,
+    "mix_messages": 0.10,
     "samples_per_epoch": 80000,  # drawn afresh each epoch
     "val_samples": 6000,
-    "epochs": 5,
+    "epochs": 8,
     "batch_size": 128,
     "lr": 4e-3,
     "weight_decay": 0.01,
@@ -75,10 +77,6 @@ DEFAULTS = {
     "repository": str(cli.REPOSITORY),
 }
 NAME = "langid_transformer"
-# Fine buckets: on one ORT thread a batch of 64 equal lengths costs 1.1x (64 characters) to
-# 2.8x (8 characters) less per item than single runs, but a 20-character text padded to 64
-# costs about twice its single run; real sentences spread evenly over 8-64 characters.
-LENGTH_BUCKETS = [8, 12, 16, 20, 24, 28, 32, 40, 48, 56]
 
 
 def batches_by_length(vocab: CharVocab, texts: list[str], batch_size: int, rng: np.random.Generator | None):
@@ -105,37 +103,31 @@ def probabilities(model: TextTransformer, vocab: CharVocab, texts: list[str]) ->
     return out
 
 
-def padding_invariance(path: Path, vocab: CharVocab, texts: list[str]) -> float:
-    """Largest change in any output when a text is run alone versus padded inside a longer batch."""
-    sess = session(path)
-    longest = max(texts, key=len)
-    worst = 0.0
-    for text in texts:
-        alone = sess.run(None, dict(zip(("tokens", "mask"), vocab.encode_batch([text]))))
-        padded = sess.run(None, dict(zip(("tokens", "mask"), vocab.encode_batch([text, longest]))))
-        n = alone[1].shape[-1]
-        worst = max(worst, float(np.abs(alone[0][0] - padded[0][0]).max()),
-                    float(np.abs(alone[1][0] - padded[1][0][:, :, :n, :n]).max()))
-    return worst
-
-
 def samplers(data, train_all: np.ndarray, val: np.ndarray, args) -> tuple[Sampler, Sampler, dict]:
     """Training and validation samplers: CLDR (train / validation side) plus the word lists."""
     cldr = args.data == "cldr"
     lexicons = load_lexicons(data.classes, data, args.top_words, args.word_power) if cldr else {}
     owners = word_owners(lexicons)
-    mix = SampleMix() if cldr else SampleMix(words=0.0, phrases=0.0, cldr=1.0, no_letters=0.0)
+    mix = (SampleMix(args.mix_words, args.mix_phrases, args.mix_cldr, args.mix_no_letters, args.mix_messages) if cldr
+           else SampleMix(words=0.0, phrases=0.0, cldr=1.0, no_letters=0.0))
     loanwords = wordfreq_lexicon("en", 3000, args.word_power) if cldr else None
-    pairs = [(data.texts[i], data.labels[i]) for i in train_all if i not in set(val)]
-    train = Sampler(lexicons, owners, pairs, mix, loanwords)
-    held = Sampler(lexicons, owners, [(data.texts[i], data.labels[i]) for i in val], mix, loanwords)
+    messages = sphinx_messages(data.classes) if cldr and args.mix_messages else {}
+    held_out = set(val.tolist())  # built once: a set per element cost 8 s
+    pairs = [(data.texts[i], data.labels[i]) for i in train_all if i not in held_out]
+    train = Sampler(lexicons, owners, pairs, mix, loanwords, messages)
+    held = Sampler(lexicons, owners, [(data.texts[i], data.labels[i]) for i in val], mix, loanwords, messages)
     sources = {"cldr": {**CLDR_SOURCE, "filter": f"strings shared by >= {MAX_SHARED} locales dropped"},
                "words": {**WORDFREQ_SOURCE, "top_words": args.top_words, "sampling": f"frequency ** {args.word_power}",
-                         "from_cldr_instead": sorted(c for c in data.classes if wordfreq_lexicon(c, 1, 1) is None),
-                         "hr_sr": "wordfreq's `sh` list: hr as written (Latin), sr transliterated to Cyrillic"}}
-    summary = {"name": "wordfreq word lists and phrases sampled from them, CLDR display names (babel), "
-                       "letter-less strings", "licence": f"wordfreq: {WORDFREQ_SOURCE['licence']}; "
-                                                        f"CLDR: {CLDR_SOURCE['licence']}"}
+                         "from_cldr_instead": sorted(c for c in data.classes
+                                                    if c != "et" and wordfreq_lexicon(c, 1, 1) is None),
+                         "hr_sr": "wordfreq's `sh` list: hr as written (Latin), sr transliterated to Cyrillic"},
+               "estonian_words": ESTONIAN_SOURCE}
+    if messages:
+        sources["messages"] = {**SPHINX_SOURCE, "per_language": {k: len(v) for k, v in sorted(messages.items())}}
+    summary = {"name": "wordfreq word lists and phrases sampled from them, Estonian dictionary words, Sphinx's "
+                       "translated interface messages, CLDR display names (babel), letter-less strings",
+               "licence": f"wordfreq: {WORDFREQ_SOURCE['licence']}; myspell-et: {ESTONIAN_SOURCE['licence']}; "
+                          f"Sphinx: {SPHINX_SOURCE['licence']}; CLDR: {CLDR_SOURCE['licence']}"}
     return train, held, {**summary, **sources} if cldr else {"name": args.data}
 
 
@@ -155,8 +147,9 @@ def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:
     vocab = CharVocab.build([t for t, _ in first_epoch], args.min_char_count, args.max_length, args.lowercase)
     model = TextTransformer(len(vocab), len(encoder), dim=args.dim, heads=args.heads, layers=args.layers,
                             max_length=args.max_length, dropout=args.dropout, conv_kernel=args.conv_kernel,
-                            hash_buckets=args.hash_buckets, hash_dim=args.hash_dim, hash_orders=(2, 3, 4, 5),
-                            ngram_head=args.ngram_head)
+                            hash_buckets=args.hash_buckets, hash_orders=(2, 3, 4, 5), ngram_head=args.ngram_head,
+                            hash_dim=min(args.hash_dim, len(encoder)) if args.prior_samples else args.hash_dim)
+    prior = naive_bayes_start(model, vocab, encoder, train_sampler, args) if args.prior_samples else None
 
     def batches(rng):
         samples = train_sampler.epoch(args.samples_per_epoch, rng)  # a fresh draw of words and phrases
@@ -179,11 +172,11 @@ def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:
                                    if fast else [])
     run = fit(model, batches, loss_fn, val_loss, epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
               patience=args.patience, seed=args.seed, desc=name, param_groups=groups,
-              steps_per_epoch=-(-len(first_epoch) // args.batch_size))
+              steps_per_epoch=-(-len(first_epoch) // args.batch_size), fused=True)
     targets = encoder.encode_batch(data.labels)
     test_texts = [data.texts[i] for i in test]
     metrics = multilabel_metrics(probabilities(model, vocab, test_texts), targets[test], args.threshold)
-    metrics.update({"best_epoch": run.best_epoch, "epochs_run": run.epochs_run, "train_seconds": round(run.seconds, 1),
+    metrics.update({"naive_bayes_start": prior, "best_epoch": run.best_epoch, "epochs_run": run.epochs_run, "train_seconds": round(run.seconds, 1),
                     "parameters": count_parameters(model), "vocab_size": len(vocab), "classes": len(encoder),
                     "split": {**split_record, "val_size": len(val)}})
     print(f"{name}: CLDR top-1 {metrics['top1_accuracy']:.4f} micro-F1 {metrics['micro_f1']:.4f} "
@@ -201,9 +194,16 @@ def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:
         record["real_text"] = real_text_evaluation(model, vocab, encoder, baseline)
     if args.export:
         record["provenance"] = export(model, vocab, encoder, test_texts, metrics, record.get("baseline"),
-                                      record.get("real_text"), sources, args, name)
+                                      record.get("real_text"), sources, args, name, DEFAULTS)
     results.save(name, record)
     return record
+
+
+def naive_bayes_start(model, vocab, encoder, sampler, args) -> dict:
+    """Count n-gram buckets per language over a large draw of samples; start the table from them."""
+    drawn = sampler.epoch(args.prior_samples, np.random.default_rng(args.seed + 4))
+    counts = count_buckets(model, vocab, [t for t, _ in drawn], encoder.encode_batch([labels for _, labels in drawn]))
+    return {"samples": len(drawn), **naive_bayes_init(model, counts, args.prior_smoothing)}
 
 
 def real_text_evaluation(model, vocab, encoder, baseline) -> dict:
@@ -217,52 +217,3 @@ def real_text_evaluation(model, vocab, encoder, baseline) -> dict:
         if not found.get("missing"):
             print(f"real text, {detector}: sentences {found['sentences']['top1']:.4f} words {found['words']['top1']:.4f}")
     return report
-
-
-def export(model, vocab, encoder, test_texts, metrics, baseline, real_text, sources, args, name) -> dict:
-    config = base_config(
-        name, f"Character-level Transformer encoder ({args.layers} layers, {args.heads} heads, d={args.dim}) "
-              "for multi-label language identification",
-        [tensor_spec("tokens", "INT64", [-1], axis_names=["seq"], pad_value=vocab.pad_id,
-                     value_range=(0, len(vocab) - 1), description="character ids from preprocessing.vocab"),
-         tensor_spec("mask", "INT64", [-1], axis_names=["seq"], pad_value=0, allowed_values=[0, 1],
-                     description="1 for real characters, 0 for padding")],
-        [tensor_spec("probabilities", "FP32", [len(encoder)], description="independent sigmoid per language"),
-         tensor_spec("attentions", "FP32", [args.layers, args.heads, -1, -1], axis_names=[None, None, "seq", "seq"],
-                     description="softmax attention weights [layers, heads, query, key]; padded keys get 0")],
-        labels=encoder.classes,
-        preprocessing=vocab.to_config(),
-        postprocessing={"type": "none", "output": "probabilities", "applied_in_graph": "sigmoid",
-                        "multi_label": True, "threshold": args.threshold, "top_k": 5,
-                        "attention_output": "attentions"},
-        warmup_length=16,
-    )
-    # Batching by these buckets keeps a 5-character text from paying attention over a
-    # 50-long padding, and a 40-character sentence from one padded to 64.
-    config["dynamic_batching"]["length_buckets"] = LENGTH_BUCKETS
-    data_record = {**sources, "languages": encoder.classes, "cldr_split": metrics["split"]}
-    command = cli.command(name, args, DEFAULTS)
-    config["provenance"] = {"data": data_record, "metrics": metrics, "training_command": command}
-    if baseline:
-        config["provenance"]["baseline"] = baseline
-    if real_text:
-        config["provenance"]["real_text_evaluation"] = {
-            "source": real_text["source"], "sentences": real_text["sentences"], "words": real_text["words"],
-            "top1": {k: {"sentences": v["sentences"]["top1"], "words": v["words"]["top1"]}
-                     for k, v in real_text["detectors"].items() if not v.get("missing")}}
-    by_length = sorted(test_texts, key=len)
-    middle, spread = len(by_length) // 2, by_length[:: max(1, len(by_length) // 64)][:64]
-    cases = [by_length[middle : middle + 1], by_length[-7:], spread]  # batch 1, 7 and 64 at mixed lengths
-    batch, seq = Dim("batch", min=1, max=4096), Dim("seq", min=1, max=args.max_length)
-    publish(
-        model, repository=Path(args.repository), config=config,
-        example=tuple(torch.from_numpy(a) for a in vocab.encode_batch(by_length[-4:])),
-        dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}),
-        parity_cases=[tuple(torch.from_numpy(a) for a in vocab.encode_batch(c)) for c in cases],
-    )
-    # The server pads to the longest request in a batch: prove that changes nothing.
-    path = Path(args.repository) / name / "1" / "model.onnx"
-    worst = padding_invariance(path, vocab, by_length[:: max(1, len(by_length) // 50)])
-    if worst > PARITY_TOLERANCE:
-        raise ExportError(f"{name}: outputs change by {worst:.3g} when padded (tolerance {PARITY_TOLERANCE})")
-    return update_provenance(Path(args.repository) / name, padding_invariance_max_abs_diff=worst)

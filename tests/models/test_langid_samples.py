@@ -41,3 +41,13 @@ def test_a_csv_alone_is_one_pass_over_its_strings():
     s = Sampler({}, {}, [("a", ["x"]), ("b", ["y"]), ("c", ["x"])], SampleMix(0, 0, 1, 0), None)
     epoch = s.epoch(100, np.random.default_rng(0))
     assert sorted(epoch) == [("a", ["x"]), ("b", ["y"]), ("c", ["x"])]
+
+
+def test_messages_are_drawn_per_language_and_a_language_without_any_gets_a_phrase():
+    lexicons = {"de": lexicon(["und", "haus"]), "ja": lexicon(["月曜日", "です"])}
+    s = Sampler(lexicons, {}, [], SampleMix(0, 0, 0, 0, 1.0), lexicon(["JSON"]), {"de": ["Suche starten"]})
+    samples = s.epoch(400, np.random.default_rng(0))
+    german = [t for t, labels in samples if labels == ["de"]]
+    japanese = [t for t, labels in samples if labels == ["ja"]]
+    assert set(german) == {"Suche starten"} and 150 < len(german) < 250  # languages drawn evenly
+    assert japanese and all(" " not in t for t in japanese)  # phrases of Japanese words instead
