@@ -61,12 +61,17 @@ def parse_metrics(text: str, model: str, version: str | None = None) -> Snapshot
     return totals
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process `pid` and all its threads, from /proc/<pid>/stat."""
+def process_cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of process `pid` and all its threads, from /proc/<pid>/stat."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces
-    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick  # fields 14 and 15 of proc(5)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` and all its threads."""
+    return sum(process_cpu_times(pid))
 
 
 def diff(before: Snapshot, after: Snapshot) -> Snapshot:

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from scripts.launcher import free_port
+from scripts.loadtest.metrics_diff import process_cpu_times
 
 from .load import open_loop, request_specs
 from .overload import OVERLOAD_MODELS
@@ -69,19 +70,11 @@ def serve_bare(port: int) -> None:
     uvloop.run(main())
 
 
-def cpu_times(pid: int) -> tuple[float, float]:
-    """(user, kernel) CPU seconds of `pid`, all threads."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
-
-
 def measure(url: str, pid: int, specs: list, rate: float, seconds: float) -> dict:
     open_loop(url, specs, rate, 1.0, connections=128)  # warm-up: connections, caches
-    user0, sys0 = cpu_times(pid)
+    user0, sys0 = process_cpu_times(pid)
     stats = open_loop(url, specs, rate, seconds, connections=128, warmup_s=0.0)
-    user1, sys1 = cpu_times(pid)
+    user1, sys1 = process_cpu_times(pid)
     answers = sum(stats.outcomes.values()) or 1
     return {"answers": dict(stats.outcomes), "late_fraction": round(stats.late / max(stats.sent, 1), 4),
             "cpu_us_per_answer": round((user1 - user0 + sys1 - sys0) / answers * 1e6, 1),
