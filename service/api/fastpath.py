@@ -14,7 +14,9 @@ two sends), which at 5x took ~40% of the goodput. Two cheaper ways, tried in ord
   written and the parser reads and discards the body as it arrives (the
   connection stays open, so a client still writing never sees a reset).
 
-Either way the connection is kept alive for the next request. Anything unusual
+Either way the connection is kept alive for the next request. A request that is
+admitted takes its slot here too, at the end of its headers, and AdmissionMiddleware
+gives it back when the app is done (see `on_headers_complete`). Anything unusual
 takes the ordinary path through AdmissionMiddleware, which gives the same answer:
 a large or unsized body, Expect: 100-continue, HTTP/1.0 or Connection: close,
 a pipelined request behind an unfinished one.
