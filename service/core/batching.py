@@ -29,17 +29,10 @@ from . import padding
 from .config import ModelConfig
 from .errors import DeadlineExceeded, ModelExecutionError, Overloaded, ServiceError, ShuttingDown
 from .isolation import Quarantine, digest
+from .outcome import BatchObserver, Result
 
 # One runtime call: execute(inputs) fetches every declared output, execute(inputs, names) only those.
 Execute = Callable[..., dict[str, np.ndarray]]
-
-
-@dataclass
-class Result:
-    outputs: dict[str, np.ndarray]
-    queue_s: float
-    compute_s: float
-    batch_rows: int
 
 
 @dataclass
@@ -52,14 +45,6 @@ class _Pending:
     deadline: float | None = None
     # The outputs this request asked for (None: all of them); a batch fetches their union.
     outputs: frozenset[str] | None = None
-
-
-@dataclass
-class BatchObserver:
-    """Hooks for metrics; inference code stays unaware of Prometheus."""
-
-    on_batch: Callable[[int, float], None] = lambda rows, seconds: None
-    on_queue_depth: Callable[[int], None] = lambda depth: None
 
 
 def _expire(future: asyncio.Future[Result], name: str, timeout_s: float) -> None:
@@ -229,8 +214,9 @@ class Batcher:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _execute_batch(self, batch: list[_Pending]) -> tuple[list[dict[str, np.ndarray]], float, float]:
-        """One runtime call for `batch`: (outputs per request, start time, compute seconds)."""
+    async def _execute_batch(self, batch: list[_Pending]) -> tuple[list[dict[str, np.ndarray]], float, float, float, float]:
+        """One runtime call for `batch`: (outputs per request, start, seconds stacking, computing, slicing)."""
+        began = time.monotonic()
         if self.config.batched:
             inputs, parts = padding.stack(self.config, [p.inputs for p in batch])
         else:
@@ -249,8 +235,9 @@ class Batcher:
             raise ModelExecutionError(
                 f"model {self.config.name!r}: {len(per_request)} results for a batch of {len(batch)} requests"
             )
-        self._observer.on_batch(sum(p.rows for p in batch), compute)
-        return per_request, started, compute
+        output_s = time.monotonic() - started - compute
+        self._observer.on_batch(sum(p.rows for p in batch), compute, started - began, output_s)
+        return per_request, began, started - began, compute, output_s
 
     async def _run_group(self, batch: list[_Pending]) -> None:
         """Run `batch`; if it fails, bisect until each failing request has run alone."""
@@ -259,7 +246,7 @@ class Batcher:
             return
         rows = sum(p.rows for p in batch)
         try:
-            per_request, started, compute = await self._execute_batch(batch)
+            per_request, began, input_s, compute, output_s = await self._execute_batch(batch)
         except Exception as exc:
             if len(batch) > 1:
                 # The error may quote any request's values, so nobody sees it:
@@ -275,7 +262,7 @@ class Batcher:
             return
         for pending, result in zip(batch, per_request):
             if not pending.future.done():
-                pending.future.set_result(Result(result, started - pending.enqueued, compute, rows))
+                pending.future.set_result(Result(result, began - pending.enqueued, compute, rows, input_s, output_s))
 
     def _error(self, exc: Exception) -> ServiceError:
         if isinstance(exc, ServiceError):

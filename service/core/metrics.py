@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
-from .batching import BatchObserver, Result
+from .outcome import BatchObserver, Result
 from .statistics import Statistics
 from .triton_metrics import Family
 
@@ -71,9 +71,19 @@ class Metrics:
             "nv_inference_compute_infer_duration_us",
             "Cumulative compute inference duration in microseconds, summed per request", "counter", _LABELS,
         )
+        self.compute_input_us = Family(
+            "nv_inference_compute_input_duration_us",
+            "Cumulative compute input duration in microseconds (stacking and padding the batch), summed per request",
+            "counter", _LABELS,
+        )
+        self.compute_output_us = Family(
+            "nv_inference_compute_output_duration_us",
+            "Cumulative compute output duration in microseconds (slicing each answer out), summed per request",
+            "counter", _LABELS,
+        )
         self.triton = [
             self.success, self.failure, self.inference_count, self.exec_count, self.pending,
-            self.request_us, self.queue_us, self.compute_us,
+            self.request_us, self.queue_us, self.compute_input_us, self.compute_us, self.compute_output_us,
         ]
 
         self.registry = CollectorRegistry()
@@ -113,12 +123,12 @@ class Metrics:
         labels = (model, version)
         children = self._for(labels)
 
-        def on_batch(rows: int, seconds: float) -> None:
+        def on_batch(rows: int, seconds: float, input_s: float = 0.0, output_s: float = 0.0) -> None:
             self.exec_count.inc(labels)
             self.inference_count.inc(labels, rows)
             children.batch_size.observe(rows)
             children.compute_seconds.observe(seconds)
-            self.statistics.on_batch(model, version, rows, seconds)
+            self.statistics.on_batch(model, version, rows, seconds, input_s, output_s)
 
         depth = self.queue_depth.labels(*labels)
 
@@ -134,10 +144,12 @@ class Metrics:
         self.request_us.inc(labels, total_s * 1e6)
         self.queue_us.inc(labels, result.queue_s * 1e6)
         self.compute_us.inc(labels, result.compute_s * 1e6)
+        self.compute_input_us.inc(labels, result.input_s * 1e6)
+        self.compute_output_us.inc(labels, result.output_s * 1e6)
         children = self._for(labels)
         children.request_seconds.observe(total_s)
         children.queue_seconds.observe(result.queue_s)
-        self.statistics.on_success(model, version, total_s, result.queue_s, result.compute_s)
+        self.statistics.on_success(model, version, total_s, result)
 
     def record_failure(self, model: str, version: str, reason: str, total_s: float = 0.0) -> None:
         self.failure.inc((model, version, reason))

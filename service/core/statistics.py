@@ -4,10 +4,10 @@ Fed by the same hooks as the Prometheus metrics (one batch observer, one success
 and one failure record per request), read by `GET .../stats` and gRPC ModelStatistics.
 All updates happen on the event loop, so plain integers need no lock.
 
-Input copying (stacking, padding) and output slicing happen inside the timed
-execution, so they count in `compute_infer`; `compute_input` and `compute_output`
-count the same executions with zero time, as Triton reports for backends that do
-not separate them.
+As in Triton: `queue` runs until the request's batch begins to be built,
+`compute_input` is building it (stacking and padding the requests' tensors),
+`compute_infer` the runtime call, `compute_output` slicing each request's answer
+out of the batch's. Per request in `inference_stats`, per execution in `batch_stats`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from .outcome import Result
 
 
 @dataclass
@@ -38,11 +40,13 @@ class VersionStats:
     success: Duration = field(default_factory=Duration)
     fail: Duration = field(default_factory=Duration)
     queue: Duration = field(default_factory=Duration)
+    compute_input: Duration = field(default_factory=Duration)
     compute_infer: Duration = field(default_factory=Duration)
-    batches: dict[int, Duration] = field(default_factory=dict)
+    compute_output: Duration = field(default_factory=Duration)
+    # batch size -> (compute_input, compute_infer, compute_output), one count per execution
+    batches: dict[int, tuple[Duration, Duration, Duration]] = field(default_factory=dict)
 
     def doc(self, name: str, version: str) -> dict[str, Any]:
-        executions = Duration(self.success.count, 0)
         return {
             "name": name,
             "version": version,
@@ -53,20 +57,15 @@ class VersionStats:
                 "success": self.success.doc(),
                 "fail": self.fail.doc(),
                 "queue": self.queue.doc(),
-                "compute_input": executions.doc(),
+                "compute_input": self.compute_input.doc(),
                 "compute_infer": self.compute_infer.doc(),
-                "compute_output": executions.doc(),
+                "compute_output": self.compute_output.doc(),
                 "cache_hit": Duration().doc(),
                 "cache_miss": Duration().doc(),
             },
             "batch_stats": [
-                {
-                    "batch_size": size,
-                    "compute_input": Duration(d.count, 0).doc(),
-                    "compute_infer": d.doc(),
-                    "compute_output": Duration(d.count, 0).doc(),
-                }
-                for size, d in sorted(self.batches.items())
+                {"batch_size": size, "compute_input": i.doc(), "compute_infer": c.doc(), "compute_output": o.doc()}
+                for size, (i, c, o) in sorted(self.batches.items())
             ],
             "memory_usage": [],
         }
@@ -82,18 +81,23 @@ class Statistics:
             stats = self._stats[(model, version)] = VersionStats()
         return stats
 
-    def on_batch(self, model: str, version: str, rows: int, seconds: float) -> None:
+    def on_batch(self, model: str, version: str, rows: int, seconds: float,
+                 input_s: float = 0.0, output_s: float = 0.0) -> None:
         stats = self._of(model, version)
         stats.execution_count += 1
         stats.inference_count += rows
-        stats.batches.setdefault(rows, Duration()).add(seconds)
+        durations = stats.batches.setdefault(rows, (Duration(), Duration(), Duration()))
+        for duration, value in zip(durations, (input_s, seconds, output_s), strict=True):
+            duration.add(value)
 
-    def on_success(self, model: str, version: str, total_s: float, queue_s: float, compute_s: float) -> None:
+    def on_success(self, model: str, version: str, total_s: float, result: Result) -> None:
         stats = self._of(model, version)
         stats.last_inference_ms = int(time.time() * 1000)
         stats.success.add(total_s)
-        stats.queue.add(queue_s)
-        stats.compute_infer.add(compute_s)
+        stats.queue.add(result.queue_s)
+        stats.compute_input.add(result.input_s)
+        stats.compute_infer.add(result.compute_s)
+        stats.compute_output.add(result.output_s)
 
     def on_failure(self, model: str, version: str, total_s: float) -> None:
         stats = self._of(model, version)

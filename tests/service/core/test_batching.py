@@ -13,6 +13,7 @@ import pytest
 from service.core.batching import Batcher
 from service.core.config import ModelConfig
 from service.core.errors import DeadlineExceeded, ModelExecutionError, Overloaded, ShuttingDown
+from service.core.outcome import BatchObserver
 
 CONFIG = ModelConfig.model_validate({
     "name": "m",
@@ -321,4 +322,28 @@ async def test_a_batch_fetches_only_the_union_of_the_requested_outputs(executor)
     # A request that names no outputs gets them all, and so does its batch.
     everything = await batcher.submit(x(1.0))
     assert fetch.fetched[-1] is None and sorted(everything.outputs) == ["y", "z"]
+    await batcher.close(1)
+
+
+async def test_a_batch_reports_building_running_and_slicing_apart(executor):
+    """Triton's compute_input / compute_infer / compute_output: the runtime call is timed on its
+    own, and stacking the requests and slicing the answers are timed around it."""
+    seen: list[tuple[int, float, float, float]] = []
+    rec = Recorder()
+    rec.gate.clear()
+    observer = BatchObserver(on_batch=lambda *args: seen.append(args))
+    batcher = await started(Batcher(CONFIG, rec, executor, observer=observer))
+    first = asyncio.ensure_future(batcher.submit(x(1.0)))  # runs alone, holding the model
+    await asyncio.sleep(0.02)
+    rest = [asyncio.ensure_future(batcher.submit(x(float(i)))) for i in range(3)]
+    await asyncio.sleep(0.02)
+    rec.gate.set()
+    results = await asyncio.gather(first, *rest)
+    assert [r.batch_rows for r in results] == [1, 3, 3, 3]
+    (rows1, infer1, _, _), (rows3, infer3, in3, out3) = seen
+    assert (rows1, rows3) == (1, 3)
+    assert infer1 >= 0.015  # the held call
+    assert 0 < in3 < infer1 and 0 < out3 < infer1  # numpy stacking and slicing: microseconds
+    assert {(r.input_s, r.compute_s, r.output_s) for r in results[1:]} == {(in3, infer3, out3)}
+    assert results[1].queue_s >= 0.015  # waited for the held call before its batch was built
     await batcher.close(1)

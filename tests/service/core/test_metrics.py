@@ -4,8 +4,8 @@ import re
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.core.batching import Result
 from service.core.metrics import Metrics
+from service.core.outcome import Result
 
 
 def test_observer_counts_executions_and_items():
@@ -25,10 +25,13 @@ def test_observer_counts_executions_and_items():
 
 def test_request_durations_are_microsecond_counters():
     m = Metrics()
-    m.record_success("m", "1", Result({}, queue_s=0.001, compute_s=0.002, batch_rows=1), total_s=0.005)
+    m.record_success("m", "1", Result({}, queue_s=0.001, compute_s=0.002, batch_rows=1, input_s=0.0003,
+                                      output_s=0.0001), total_s=0.005)
     text = m.render().decode()
     assert 'nv_inference_queue_duration_us{model="m",version="1"} 1000\n' in text
+    assert 'nv_inference_compute_input_duration_us{model="m",version="1"} 300\n' in text
     assert 'nv_inference_compute_infer_duration_us{model="m",version="1"} 2000\n' in text
+    assert 'nv_inference_compute_output_duration_us{model="m",version="1"} 100\n' in text
     assert 'nv_inference_request_duration_us{model="m",version="1"} 5000\n' in text
 
 
