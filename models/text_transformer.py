@@ -43,6 +43,34 @@ class TransformerBlock(nn.Module):
         return x + self.mlp(self.ln2(x)), weights
 
 
+class CompactEmbedding(nn.Module):
+    """A trained embedding table stored in fewer bytes, looked up as fp32.
+
+    "fp16": the rows rounded to half precision (a Gather on an FP16 table, then a Cast).
+    "int8": each row scaled by max|row| / 127 and rounded (Gather int8 rows and their fp32
+    scales, Cast, Mul). PyTorch and the exported graph compute exactly the same values.
+    """
+
+    def __init__(self, weight: torch.Tensor, storage: str) -> None:
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = weight.shape
+        self.storage = storage
+        weight = weight.detach().to(torch.float32)
+        if storage == "fp16":
+            self.register_buffer("table", weight.to(torch.float16))
+            self.scale = None
+        elif storage == "int8":
+            scale = weight.abs().amax(1, keepdim=True).clamp(min=1e-12) / 127.0
+            self.register_buffer("table", torch.round(weight / scale).clamp(-127, 127).to(torch.int8))
+            self.register_buffer("scale", scale)
+        else:
+            raise ValueError(f"unknown n-gram table storage {storage!r} (fp16 or int8)")
+
+    def forward(self, index: torch.Tensor) -> torch.Tensor:
+        rows = F.embedding(index, self.table).to(torch.float32)
+        return rows if self.scale is None else rows * F.embedding(index, self.scale)
+
+
 _HASH_PRIMES = (1000003, 999983, 998443, 997879, 996323)  # one multiplier per look-back distance
 
 
@@ -124,6 +152,11 @@ class TextTransformer(nn.Module):
         for buckets in self.ngram_buckets(tokens):
             total = total + self.hashed(buckets)
         return total
+
+    def compact_ngram_table(self, storage: str) -> None:
+        """After training: keep the hashed n-gram table as "fp16" or "int8" (fp32 = leave it)."""
+        if self.hashed is not None and storage != "fp32" and isinstance(self.hashed, nn.Embedding):
+            self.hashed = CompactEmbedding(self.hashed.weight, storage)
 
     def logits(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.encode(tokens, mask)[0]

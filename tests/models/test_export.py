@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -72,8 +73,12 @@ def test_lstm_export_has_dynamic_batch_and_time_and_matches_pytorch(tmp_path):
     assert shapes[:2] == ["batch", "time"]
 
 
-def test_transformer_export_matches_pytorch_at_several_lengths(tmp_path):
-    model = TextTransformer(40, 5, dim=32, heads=4, layers=2, max_length=64).eval()
+@pytest.mark.parametrize("storage", [None, "fp16", "int8"])
+def test_transformer_export_matches_pytorch_at_several_lengths(tmp_path, storage):
+    model = TextTransformer(40, 5, dim=32, heads=4, layers=2, max_length=64,
+                            hash_buckets=512 if storage else 0, hash_dim=8, ngram_head=bool(storage)).eval()
+    if storage:
+        model.compact_ngram_table(storage)
     config = base_config(
         "tr", "test",
         [tensor_spec("tokens", "INT64", [-1], axis_names=["seq"], pad_value=0),
@@ -91,7 +96,11 @@ def test_transformer_export_matches_pytorch_at_several_lengths(tmp_path):
                          dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}),
                          parity_cases=[case(1, 5), case(7, 64), case(64, 23)])
     assert provenance["parity"]["max_abs_diff"] <= 1e-5
-    outputs = ort.InferenceSession(str(tmp_path / "tr" / "1" / "model.onnx")).get_outputs()
+    path = tmp_path / "tr" / "1" / "model.onnx"
+    if storage:  # the n-gram table is stored as it is held: FP16 or INT8, not FP32
+        tables = [t for t in onnx.load(str(path)).graph.initializer if list(t.dims) == [512, 8]]
+        assert [t.data_type for t in tables] == [{"fp16": onnx.TensorProto.FLOAT16, "int8": onnx.TensorProto.INT8}[storage]]
+    outputs = ort.InferenceSession(str(path)).get_outputs()
     assert outputs[1].shape == ["batch", 2, 4, "seq", "seq"]
 
 
