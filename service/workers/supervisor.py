@@ -117,10 +117,14 @@ class Supervisor:
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def _await_startup(self) -> bool:
-        """Until every worker has served once; False (loudly) when one exits first."""
+        """Until every worker has served once; False (loudly) when one exits before it served.
+
+        A worker that served and then died (killed the instant it started) is not a
+        failed start: _watch restarts it. Exit is read before the marker, so a
+        worker that wrote its marker and then died is always seen as started."""
         while not self.stopping:
             for index, proc in enumerate(self.procs):
-                if proc.poll() is not None:
+                if proc.poll() is not None and not self.role.marker(index).exists():
                     log.error("worker failed to start; stopping the others",
                               extra={"worker": index, "exit_code": proc.returncode})
                     return False

@@ -155,6 +155,7 @@ def test_a_killed_worker_is_restarted_while_the_others_keep_the_server_ready(ser
 def wait_restarted(server, index: int, old_pid: int) -> int:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        assert server.proc.poll() is None, f"the supervisor exited:\n{server.log()[-3000:]}"
         pid = workers_of(server.pid).get(index)
         if pid not in (None, old_pid) and httpx.get(f"{server.url}/v2/health/ready").json()["workers"]["ready"] == 2:
             return pid
@@ -221,3 +222,29 @@ def test_a_port_another_server_group_holds_is_refused_at_startup(server, repo):
     code = other.proc.wait(60)
     assert code == 3 and "cannot bind the HTTP port" in other.log(), other.log()[-2000:]
     assert httpx.get(f"{server.url}/v2/health/ready").status_code == 200  # the first group is untouched
+
+
+def test_a_worker_killed_the_moment_it_has_started_is_restarted_not_taken_for_a_failed_start(repo):
+    """The supervisor polls for started markers every 50 ms: a worker that wrote its marker
+    and died within that window once made it stop the whole group as a failed start."""
+    proc = ServerProcess(repo, args=["--workers", "2"])
+    try:
+        deadline = time.monotonic() + 60
+        victim = None
+        while victim is None and time.monotonic() < deadline:
+            pid = workers_of(proc.pid).get(1)
+            if pid is not None:
+                try:
+                    if Path(private_socket(pid)).with_suffix(".started").exists():
+                        victim = pid
+                except (OSError, AssertionError):
+                    pass
+            time.sleep(0.001)
+        assert victim is not None, proc.log()[-3000:]
+        kill(victim)
+        wait_restarted(proc, 1, victim)
+        assert proc.proc.poll() is None, proc.log()[-3000:]
+        assert "worker failed to start" not in proc.log()
+        assert "worker exited; restarting it" in proc.log()
+    finally:
+        proc.terminate()
