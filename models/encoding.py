@@ -9,7 +9,7 @@ Only numpy here, so the service could import this module without torch.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -44,13 +44,19 @@ class MultiHotEncoder:
     def __len__(self) -> int:
         return len(self.classes)
 
-    def encode(self, labels: Iterable[str]) -> np.ndarray:
-        """One label set -> [num_classes] vector of 0.0/1.0; an unknown label is a ValueError."""
+    def encode(self, labels: Iterable[str] | Mapping[str, float]) -> np.ndarray:
+        """One label set -> [num_classes] vector of 0.0/1.0; an unknown label is a ValueError.
+
+        A {label: target} mapping gives graded targets (a word several languages share):
+        >>> MultiHotEncoder(["bg", "en", "ru"]).encode({"ru": 1.0, "bg": 0.75}).tolist()
+        [0.75, 0.0, 1.0]
+        """
         vector = np.zeros(len(self.classes), dtype=np.float32)
-        for label in labels:
+        targets = labels if isinstance(labels, Mapping) else dict.fromkeys(labels, 1.0)
+        for label, target in targets.items():
             if label not in self.index:
                 raise ValueError(f"unknown label {label!r}; known labels: {self.classes}")
-            vector[self.index[label]] = 1.0
+            vector[self.index[label]] = target
         return vector
 
     def encode_batch(self, label_sets: Iterable[Iterable[str]]) -> np.ndarray:

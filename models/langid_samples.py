@@ -1,6 +1,7 @@
 """Training samples for language id, drawn afresh every epoch from real word lists.
 
-- single words, with every language whose list has the word as targets (multi-hot);
+- single words, with every language whose list has the word as targets (multi-label, graded
+  by how much each language uses the word: models/data_words.word_owners);
 - phrases of 2-8 words of one language, sampled by (flattened) frequency. They are not
   real sentences, but their characters, word lengths and spacing are those of real text;
   some carry an English technical word, a number or punctuation, as real text does;
@@ -40,11 +41,11 @@ class Sampler:
         self.lexicons, self.owners, self.cldr, self.mix, self.loanwords = lexicons, owners, cldr, mix, loanwords
         self.messages = {code: texts for code, texts in (messages or {}).items() if texts}
 
-    def words(self, n: int, rng: np.random.Generator) -> list[tuple[str, list[str]]]:
+    def words(self, n: int, rng: np.random.Generator) -> list[tuple[str, dict[str, float]]]:
         out = []
         for code in rng.choice(self.codes, n):
             word = self.lexicons[code].draw(1, rng)[0]
-            out.append((word, self.owners.get(word, [code])))
+            out.append((word, self.owners.get(word, {code: 1.0})))
         return out
 
     def phrase(self, code: str, rng: np.random.Generator) -> str:
@@ -53,7 +54,10 @@ class Sampler:
             parts[int(rng.integers(len(parts)))] = self.loanwords.draw(1, rng)[0].title()
         if rng.random() < 0.1:
             parts.insert(int(rng.integers(len(parts) + 1)), str(int(rng.integers(1, 2100))))
-        text = ("" if code in UNSPACED and code != "th" else " ").join(parts)
+        if code == "th":  # Thai writes no space between words, one between phrases and sentences
+            text = parts[0] + "".join((" " if rng.random() < 0.2 else "") + part for part in parts[1:])
+        else:
+            text = ("" if code in UNSPACED else " ").join(parts)
         if rng.random() < 0.4:
             text += PUNCTUATION[int(rng.integers(len(PUNCTUATION)))]
         return text[0].upper() + text[1:] if rng.random() < 0.5 else text

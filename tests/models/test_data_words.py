@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.data_text import load_cldr
-from models.data_words import cldr_lexicon, to_serbian_cyrillic, word_owners, wordfreq_lexicon
+from models.data_words import cldr_lexicon, to_serbian_cyrillic, uniform_lexicon, word_owners, wordfreq_lexicon
 
 pytest.importorskip("wordfreq")
 
@@ -43,4 +43,16 @@ def test_languages_without_a_wordfreq_list_use_cldr_words():
 
 def test_a_word_in_several_lists_belongs_to_all_of_them():
     owners = word_owners({"id": wordfreq_lexicon("id", 3000, 0.5), "ms": wordfreq_lexicon("ms", 3000, 0.5)})
-    assert owners["yang"] == ["id", "ms"]
+    assert sorted(owners["yang"]) == ["id", "ms"] and min(owners["yang"].values()) >= 0.5
+    assert max(owners["yang"].values()) == 1.0
+
+
+def test_a_shared_word_is_graded_by_how_much_each_language_uses_it():
+    owners = word_owners({"sv": wordfreq_lexicon("sv", 20000, 0.5), "it": wordfreq_lexicon("it", 20000, 0.5)})
+    assert owners["detta"]["sv"] == 1.0 and 0.5 < owners["detta"]["it"] < 0.55  # 1.8e-3 of Swedish, 4e-5 of Italian
+    assert owners["och"] == {"sv": 1.0}
+
+
+def test_a_language_without_frequencies_for_the_word_gets_a_full_target():
+    lists = {"fi": wordfreq_lexicon("fi", 20000, 0.5), "et": uniform_lexicon(["kala", "talo"])}
+    assert word_owners(lists)["kala"] == {"et": 1.0, "fi": 1.0}

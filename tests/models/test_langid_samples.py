@@ -14,7 +14,8 @@ def lexicon(words: list[str]) -> Lexicon:
 
 def sampler(mix: SampleMix | None = None) -> Sampler:
     lexicons = {"de": lexicon(["und", "montag", "haus"]), "ja": lexicon(["月曜日", "です"])}
-    owners = {"und": ["de"], "montag": ["de"], "haus": ["de"], "月曜日": ["ja", "zh"], "です": ["ja"]}
+    owners = {"und": {"de": 1.0}, "montag": {"de": 1.0}, "haus": {"de": 1.0}, "月曜日": {"ja": 1.0, "zh": 0.6},
+              "です": {"ja": 1.0}}
     cldr = [("Deutschland", ["de"]), ("ドイツ", ["ja"])]
     return Sampler(lexicons, owners, cldr, mix or SampleMix(), lexicon(["Control", "JSON"]))
 
@@ -31,7 +32,7 @@ def test_words_carry_every_owner_and_phrases_one_language():
     s = sampler()
     rng = np.random.default_rng(1)
     words = s.words(200, rng)
-    assert (("月曜日", ["ja", "zh"]) in words) and all(labels for _, labels in words)
+    assert (("月曜日", {"ja": 1.0, "zh": 0.6}) in words) and all(labels for _, labels in words)
     for text, labels in s.phrases(200, rng):
         assert len(labels) == 1
         assert (" " not in text) == (labels == ["ja"])  # Japanese is written without spaces
@@ -51,3 +52,12 @@ def test_messages_are_drawn_per_language_and_a_language_without_any_gets_a_phras
     japanese = [t for t, labels in samples if labels == ["ja"]]
     assert set(german) == {"Suche starten"} and 150 < len(german) < 250  # languages drawn evenly
     assert japanese and all(" " not in t for t in japanese)  # phrases of Japanese words instead
+
+
+def test_thai_phrases_are_written_without_spaces_between_most_words():
+    s = Sampler({"th": lexicon(["วันจันทร์", "ภาษา", "ไทย"])}, {}, [], SampleMix(), lexicon(["JSON"]))
+    phrases = [text for text, _ in s.phrases(400, np.random.default_rng(3))]
+    gaps = sum(len(text.replace(" ", "").replace("JSON", "x")) for text in phrases)  # letters, roughly
+    spaces = sum(text.count(" ") for text in phrases)
+    assert spaces > 0 and spaces / gaps < 0.1  # a space now and then, as between Thai phrases
+    assert sum(" " not in text for text in phrases) > 100  # many phrases have none at all
