@@ -58,8 +58,8 @@ def to_serbian_cyrillic(word: str) -> str | None:
 class Lexicon:
     """One language's words with sampling weights (frequency, flattened so rarer words are seen too).
 
-    `frequencies`: each word's share of real use where a frequency list gives it (NaN where not):
-    a word several languages share is graded by them (see word_owners)."""
+    `frequencies`: each word's share of real use, where a frequency list gives them (None for a
+    dictionary or CLDR list): a word several languages share is graded by them (see word_owners)."""
 
     words: list[str]
     weights: np.ndarray
@@ -125,15 +125,14 @@ def word_owners(lexicons: dict[str, Lexicon]) -> dict[str, dict[str, float]]:
     above the 0.5 threshold, and the top-1 answer for "detta" is Swedish (1.8e-3 of Swedish
     words) rather than Italian (4.4e-5), where all-ones targets left the order to chance.
     A language without frequencies for the word (a dictionary or CLDR list) gets 1.0."""
-    found: dict[str, dict[str, float]] = defaultdict(dict)
+    found: dict[str, dict[str, float | None]] = defaultdict(dict)
     for code, lexicon in lexicons.items():
-        frequencies = lexicon.frequencies if lexicon.frequencies is not None else np.full(len(lexicon.words), np.nan)
-        for word, frequency in zip(lexicon.words, frequencies.tolist(), strict=True):
+        frequencies = lexicon.frequencies.tolist() if lexicon.frequencies is not None else [None] * len(lexicon.words)
+        for word, frequency in zip(lexicon.words, frequencies, strict=True):
             found[word][code] = frequency
     owners = {}
     for word, by_code in found.items():
-        known = [f for f in by_code.values() if f == f]  # not NaN
-        top = max(known, default=0.0)
-        owners[word] = {code: (0.5 + 0.5 * f / top if f == f and top > 0 else 1.0)
+        top = max((f for f in by_code.values() if f is not None), default=None)
+        owners[word] = {code: 1.0 if f is None or not top else 0.5 + 0.5 * f / top
                         for code, f in sorted(by_code.items())}
     return owners
