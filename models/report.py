@@ -131,7 +131,9 @@ def render(folder: Path | None = None) -> str:
 
 def training_data_section(data: dict) -> list[str]:
     """Every source the language-id model trained on, with its licence (from the config's provenance)."""
-    sources = [v for v in data.values() if isinstance(v, dict) and "licence" in v]
+    # A kind of data drawn from several sources (the messages: Sphinx's and Firefox's) nests them.
+    sources = [w for v in data.values() if isinstance(v, dict)
+               for w in ([v] if "licence" in v else v.values()) if isinstance(w, dict) and "licence" in w]
     if not sources:
         return []
     return ["Language-id training data (none of it Django's or the evaluation file's):", "",

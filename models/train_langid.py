@@ -3,9 +3,9 @@
     python -m models.train langid_transformer [--dim 96] [--epochs 8] [--data csv:my.csv]
 
 Trained on real words (wordfreq's frequency lists; Estonian from Debian's spelling
-dictionary), phrases sampled from them, Sphinx's translated interface messages, CLDR
-display names (babel) and letter-less strings with no target (see models/langid_samples.py,
-models/data_corpora.py). Before gradient descent the hashed n-gram table is set to
+dictionary), phrases sampled from them, Sphinx's and Firefox's translated interface messages,
+CLDR display names (babel) and letter-less strings with no target (see models/langid_samples.py,
+models/data_corpora.py, models/data_firefox.py). Before gradient descent the hashed n-gram table is set to
 naive-Bayes log-probabilities counted over 600,000 samples (models/ngram_prior.py).
 Evaluated on the held-out CLDR split and on real sentences and words training never reads
 (models/langid_eval.py), beside lingua-language-detector and a char 1-3-gram logistic
@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from . import cli, langid_eval, results
 from .data_corpora import ESTONIAN_SOURCE, SPHINX_SOURCE, sphinx_messages
+from .data_firefox import FIREFOX_SOURCE, firefox_messages, pack_version
 from .data_text import CLDR_SOURCE, MAX_SHARED, load_text_data, split_by_text
 from .data_words import WORDFREQ_SOURCE, load_lexicons, word_owners, wordfreq_lexicon
 from .encoding import CharVocab, MultiHotEncoder
@@ -57,10 +58,11 @@ DEFAULTS = {
     "top_words": 20000,         # most frequent words per language from wordfreq
     "word_power": 0.5,          # sample words by frequency ** power (flatter than real use)
     "mix_words": 0.35,          # the share of each kind of sample (models/langid_samples.py)
-    "mix_phrases": 0.30,
+    "mix_phrases": 0.15,
     "mix_cldr": 0.20,
     "mix_no_letters": 0.05,
-    "mix_messages": 0.10,
+    "mix_messages": 0.25,       # real interface messages: Sphinx's and Firefox's translations
+    "firefox": True,            # Firefox's language packs (scripts/fetch-firefox-l10n.sh) among the messages
     "samples_per_epoch": 80000,  # drawn afresh each epoch
     "val_samples": 6000,
     "epochs": 8,
@@ -115,7 +117,7 @@ def samplers(data, train_all: np.ndarray, val: np.ndarray, args) -> tuple[Sample
     mix = (SampleMix(args.mix_words, args.mix_phrases, args.mix_cldr, args.mix_no_letters, args.mix_messages) if cldr
            else SampleMix(words=0.0, phrases=0.0, cldr=1.0, no_letters=0.0))
     loanwords = wordfreq_lexicon("en", 3000, args.word_power) if cldr else None
-    messages = sphinx_messages(data.classes) if cldr and args.mix_messages else {}
+    messages = interface_messages(data.classes, args.firefox) if cldr and args.mix_messages else {}
     held_out = set(val.tolist())  # built once: a set per element cost 8 s
     pairs = [(data.texts[i], data.labels[i]) for i in train_all if i not in held_out]
     train = Sampler(lexicons, owners, pairs, mix, loanwords, messages)
@@ -129,12 +131,25 @@ def samplers(data, train_all: np.ndarray, val: np.ndarray, args) -> tuple[Sample
                "shared_words": "a word in several lists is a target of each, graded 0.5 + 0.5 * frequency / "
                                "the highest of its frequencies"}
     if messages:
-        sources["messages"] = {**SPHINX_SOURCE, "per_language": {k: len(v) for k, v in sorted(messages.items())}}
-    summary = {"name": "wordfreq word lists and phrases sampled from them, Estonian dictionary words, Sphinx's "
-                       "translated interface messages, CLDR display names (babel), letter-less strings",
+        sources["messages"] = {"per_language": {k: len(v) for k, v in sorted(messages.items())},
+                               "sphinx": SPHINX_SOURCE}
+        if args.firefox:
+            sources["messages"]["firefox"] = {**FIREFOX_SOURCE, "version": pack_version()}
+    summary = {"name": "wordfreq word lists and phrases sampled from them, Estonian dictionary words, Sphinx's and "
+                       "Firefox's translated interface messages, CLDR display names (babel), letter-less strings",
                "licence": f"wordfreq: {WORDFREQ_SOURCE['licence']}; myspell-et: {ESTONIAN_SOURCE['licence']}; "
-                          f"Sphinx: {SPHINX_SOURCE['licence']}; CLDR: {CLDR_SOURCE['licence']}"}
+                          f"Sphinx: {SPHINX_SOURCE['licence']}; Firefox: {FIREFOX_SOURCE['licence']}; "
+                          f"CLDR: {CLDR_SOURCE['licence']}"}
     return train, held, {**summary, **sources} if cldr else {"name": args.data}
+
+
+def interface_messages(classes: list[str], firefox: bool) -> dict[str, list[str]]:
+    """Sphinx's messages (close pairs dropped where Sphinx has one side), plus Firefox's for every language."""
+    found = {code: set(texts) for code, texts in sphinx_messages(classes).items()}
+    if firefox:
+        for code, texts in firefox_messages(classes).items():
+            found.setdefault(code, set()).update(texts)
+    return {code: sorted(texts) for code, texts in found.items()}
 
 
 def main(argv: Sequence[str] | None = None, name: str = NAME) -> dict:

@@ -26,3 +26,6 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)   # promtool checks th
 # Estonian training words for language id (wordfreq has no Estonian list): the spelling dictionary.
 [ -e /usr/share/hunspell/et_EE.dic ] || need+=(myspell-et)
 bash scripts/system-packages.sh "for the deployment validation tests, heatmap fonts and Estonian training words" ${need[@]+"${need[@]}"}
+# Firefox's language packs (language-id training messages, models/data_firefox.py): optional
+# for the tests, so a machine without apt-get or the Debian mirror gets a note, not a failure.
+bash scripts/fetch-firefox-l10n.sh >/dev/null || echo "note: language-id training needs Firefox's language packs: bash scripts/fetch-firefox-l10n.sh" >&2
