@@ -4,7 +4,7 @@ Debian ships Firefox ESR's language packs as `firefox-esr-l10n-<locale>` package
 one .xpi (a zip) of Fluent (.ftl) and .properties files per locale, for all 40 of our
 languages. scripts/fetch-firefox-l10n.sh downloads them without Firefox itself (apt-get
 download, dpkg-deb -x) into FIREFOX_L10N. Sphinx's translations (models/data_corpora.py)
-cover 37 of the 40 languages, not Indonesian, Malay or Thai; these cover every one, so
+leave out Malay and Thai, and so Indonesian (its close pair); these cover every language, so
 "sounds like an interface" no longer tells one language of a close pair from the other.
 
 A message a translator has not translated is left in English: any message found in the British
@@ -38,7 +38,7 @@ ENGLISH = ["en-GB", "en-CA"]
 # Our label -> the Firefox locales written in it (Debian's package names, lower-cased).
 LOCALES = {"en": ["en-GB"], "es": ["es-ES"], "hi": ["hi-IN"], "no": ["nb-NO"], "pt": ["pt-PT", "pt-BR"],
            "sv": ["sv-SE"], "zh": ["zh-CN", "zh-TW"]}
-# Attributes that hold a key, a shortcut or CSS, not words.
+# Keys and attributes that hold an access key, a shortcut or CSS, not words.
 _SKIP_KEY = re.compile(r"(accesskey|commandkey|\bkey|\.style|width|height|shortcut|\.ac)$", re.IGNORECASE)
 _FTL_MESSAGE = re.compile(r"^(-?[A-Za-z][\w-]*)\s*=\s?(.*)$")
 _FTL_ATTRIBUTE = re.compile(r"^\s+\.([\w-]+)\s*=\s?(.*)$")
