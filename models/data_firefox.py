@@ -106,11 +106,10 @@ def clean(value: str) -> str:
     return clean_message(_PROPERTY_PLACEHOLDER.sub(" ", value).replace("\\n", " "))
 
 
-def pack_messages(path: Path) -> dict[str, str]:
-    """(file within the pack, key) -> cleaned message, for every message of one language pack."""
-    out = {}
+def pack_messages(path: Path) -> list[str]:
+    """Every message of one language pack, cleaned (access keys, shortcuts and CSS left out)."""
+    out = []
     with zipfile.ZipFile(path) as pack:
-        locale = json.loads(pack.read("manifest.json"))["langpack_id"]
         for name in pack.namelist():
             if name.endswith(".ftl"):
                 entries = parse_ftl(pack.read(name).decode("utf-8"))
@@ -118,10 +117,7 @@ def pack_messages(path: Path) -> dict[str, str]:
                 entries = parse_properties(pack.read(name).decode("utf-8"))
             else:
                 continue
-            where = name.replace(f"/{locale}/", "/*/")  # the same file in every pack
-            for key, value in entries.items():
-                if not _SKIP_KEY.search(key):
-                    out[f"{where}:{key}"] = clean(value)
+            out += [clean(value) for key, value in entries.items() if not _SKIP_KEY.search(key)]
     return out
 
 
@@ -131,7 +127,7 @@ def firefox_messages(languages: list[str], root: Path | None = None) -> dict[str
     if not english_path.exists():
         raise MissingSource(f"interface messages for training need Firefox's language packs in {english_path.parent}: "
                             "bash scripts/fetch-firefox-l10n.sh")
-    english = {text for locale in ENGLISH for text in pack_messages(xpi_path(locale, root)).values()}
+    english = {text for locale in ENGLISH for text in pack_messages(xpi_path(locale, root))}
     english_words = {word for text in english for word in words(text)}
     found = {}
     for code in languages:
@@ -140,7 +136,7 @@ def firefox_messages(languages: list[str], root: Path | None = None) -> dict[str
             path = xpi_path(locale, root)
             if not path.exists():
                 raise MissingSource(f"{path} is missing: bash scripts/fetch-firefox-l10n.sh")
-            for text in pack_messages(path).values():
+            for text in pack_messages(path):
                 if sum(ch.isalpha() for ch in text) < 3:
                     continue
                 if code == "en" or (text not in english and not words(text) <= english_words):
