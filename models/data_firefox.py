@@ -39,7 +39,7 @@ ENGLISH = ["en-GB", "en-CA"]
 LOCALES = {"en": ["en-GB"], "es": ["es-ES"], "hi": ["hi-IN"], "no": ["nb-NO"], "pt": ["pt-PT", "pt-BR"],
            "sv": ["sv-SE"], "zh": ["zh-CN", "zh-TW"]}
 # Keys and attributes that hold an access key, a shortcut or CSS, not words.
-_SKIP_KEY = re.compile(r"(accesskey|commandkey|\bkey|\.style|width|height|shortcut|\.ac)$", re.IGNORECASE)
+_SKIP_KEY = re.compile(r"(accesskey|commandkey|\bkey|\.style|width|height|shortcut)$", re.IGNORECASE)
 _FTL_MESSAGE = re.compile(r"^(-?[A-Za-z][\w-]*)\s*=\s?(.*)$")
 _FTL_ATTRIBUTE = re.compile(r"^\s+\.([\w-]+)\s*=\s?(.*)$")
 _FTL_VARIANT = re.compile(r"^\s+(\*?)\[[^\]]+\]\s?(.*)$")
@@ -47,10 +47,6 @@ _PLACEABLE = re.compile(r"\{(?:(?!->)[^{}])*\}")
 _SELECTOR = re.compile(r"\{[^{}]*->")
 _WORD = re.compile(r"[^\W\d_]+")
 _PROPERTY_PLACEHOLDER = re.compile(r"%(\d+\$)?[SsDdFfu]|#\d+")
-
-
-def locales(code: str) -> list[str]:
-    return LOCALES.get(code, [code])
 
 
 def xpi_path(locale: str, root: Path | None = None) -> Path:
@@ -77,11 +73,10 @@ def parse_ftl(text: str) -> dict[str, str]:
             skipping = match.group(1) != "*"
             if not skipping:
                 found[key].append(match.group(2))
-        elif line.strip().startswith("}"):
-            skipping = False
-            found[key].append(line.strip())
-        elif not skipping:
-            found[key].append(line.strip())
+        else:
+            skipping = skipping and not line.strip().startswith("}")  # a selector's end ends its variants
+            if not skipping:
+                found[key].append(line.strip())
     return {k: " ".join(parts) for k, parts in found.items() if not k.startswith("-")}
 
 
@@ -106,6 +101,14 @@ def clean(value: str) -> str:
     return clean_message(_PROPERTY_PLACEHOLDER.sub(" ", value).replace("\\n", " "))
 
 
+def existing_pack(locale: str, root: Path | None = None) -> Path:
+    path = xpi_path(locale, root)
+    if not path.exists():
+        raise MissingSource(f"{path} is missing: language-id training reads Firefox's language packs; "
+                            "bash scripts/fetch-firefox-l10n.sh")
+    return path
+
+
 def pack_messages(path: Path) -> list[str]:
     """Every message of one language pack, cleaned (access keys, shortcuts and CSS left out)."""
     out = []
@@ -123,20 +126,13 @@ def pack_messages(path: Path) -> list[str]:
 
 def firefox_messages(languages: list[str], root: Path | None = None) -> dict[str, list[str]]:
     """Translated messages per language (at least 3 letters, each once), untranslated English dropped."""
-    english_path = xpi_path(ENGLISH[0], root)
-    if not english_path.exists():
-        raise MissingSource(f"interface messages for training need Firefox's language packs in {english_path.parent}: "
-                            "bash scripts/fetch-firefox-l10n.sh")
-    english = {text for locale in ENGLISH for text in pack_messages(xpi_path(locale, root))}
+    english = {text for locale in ENGLISH for text in pack_messages(existing_pack(locale, root))}
     english_words = {word for text in english for word in words(text)}
     found = {}
     for code in languages:
         texts: set[str] = set()
-        for locale in locales(code):
-            path = xpi_path(locale, root)
-            if not path.exists():
-                raise MissingSource(f"{path} is missing: bash scripts/fetch-firefox-l10n.sh")
-            for text in pack_messages(path):
+        for locale in LOCALES.get(code, [code]):
+            for text in pack_messages(existing_pack(locale, root)):
                 if sum(ch.isalpha() for ch in text) < 3:
                     continue
                 if code == "en" or (text not in english and not words(text) <= english_words):
