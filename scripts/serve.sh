@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+# The versions the images ship and the tests run (deploy/constraints.txt, made by deploy/lock.sh).
+.venv/bin/python -m pip install -q --disable-pip-version-check -c deploy/constraints.txt -e .
 fonts=()
 [ -e /usr/share/fonts/truetype/noto/NotoSansThai-Regular.ttf ] || fonts+=(fonts-noto-core)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || fonts+=(fonts-wqy-microhei)
