@@ -18,7 +18,7 @@ from pathlib import Path
 import uvicorn
 
 from .api.app import create_app
-from .api.fastpath import protocol_for
+from .api.uvicorn_seam import protocol_for
 from .core.cpus import Layout, plan, usable_cpus
 from .core.logs import configure_logging
 from .core.repository import ModelRepository

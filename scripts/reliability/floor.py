@@ -7,7 +7,7 @@ This measures it directly, and the floor under it, with the same client and requ
 
 - **ortserve**, admitting one request at a time, whose one slot is held for the whole run
   by a request that sends its headers and holds back its body: every request of the load
-  is then a rejection, answered by the fast path in the HTTP protocol (service/api/fastpath.py);
+  is then a rejection, answered by the fast path in the HTTP protocol (service/api/uvicorn_seam.py);
 - **bare**: a uvloop protocol with no framework and no parser, which finds the end of each
   request and writes the same 503 bytes. No Python HTTP server answers for less.
 

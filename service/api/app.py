@@ -19,8 +19,8 @@ from ..core.errors import ServiceError
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings, get_settings
-from . import attention, docs, encoding, extensions, health, infer, predict, repository
-from .fast_infer import FastInfer, error_answer, unexpected_answer
+from . import attention, docs, encoding, extensions, health, infer_openapi, predict, repository
+from .infer_endpoint import FastInfer, error_answer, unexpected_answer
 from .middleware import AdmissionMiddleware, RequestContextMiddleware
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.admission = Admission(settings.max_inflight_requests, metrics.rejected.labels("inflight_limit").inc)
     _install_error_handlers(app)
     # extensions first: its /v2/models/stats must win over /v2/models/{model_name}.
-    for module in (extensions, health, infer, repository, predict, encoding, attention):
+    for module in (extensions, health, infer_openapi, repository, predict, encoding, attention):
         app.include_router(module.router)
     docs.install(app)
     # Added first = innermost: /infer skips FastAPI's routing but keeps every layer above.

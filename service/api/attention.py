@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.config import ModelConfig
 from ..core.errors import Unprocessable
-from ..core.processing import TextPreprocessing
+from ..core.config_blocks import TextPreprocessing
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
 from ..friendly import attention_maps, heatmap, preprocess

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from . import padding
+from . import batch_assembly
 from .config import ModelConfig
 from .errors import DeadlineExceeded, ModelExecutionError, Overloaded, ServiceError, ShuttingDown
 from .isolation import Quarantine, digest
-from .outcome import BatchObserver, Result
+from .batch_results import BatchObserver, Result
 
 # One runtime call: execute(inputs) fetches every declared output, execute(inputs, names) only those.
 Execute = Callable[..., dict[str, np.ndarray]]
@@ -110,7 +110,7 @@ class Batcher:
             raise Overloaded(f"model {name!r}: queue is full (max_queue_size={self.max_queue_size}); retry later")
         loop = asyncio.get_running_loop()
         now = time.monotonic()
-        key = padding.batch_key(self.config, inputs) if self.config.batched else ()
+        key = batch_assembly.batch_key(self.config, inputs) if self.config.batched else ()
         if self.quarantine and digest(inputs) in self.quarantine:
             key = ("alone", object())  # failed alone before: shares no batch, costs one run
         pending = _Pending(
@@ -218,7 +218,7 @@ class Batcher:
         """One runtime call for `batch`: (outputs per request, start, seconds stacking, computing, slicing)."""
         began = time.monotonic()
         if self.config.batched:
-            inputs, parts = padding.stack(self.config, [p.inputs for p in batch])
+            inputs, parts = batch_assembly.stack(self.config, [p.inputs for p in batch])
         else:
             inputs, parts = batch[0].inputs, []
         wanted = [p.outputs for p in batch]
@@ -230,7 +230,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         outputs = await loop.run_in_executor(self._executor, call)
         compute = time.monotonic() - started
-        per_request = padding.unstack(self.config, outputs, parts, wanted) if self.config.batched else [outputs]
+        per_request = batch_assembly.unstack(self.config, outputs, parts, wanted) if self.config.batched else [outputs]
         if len(per_request) != len(batch):  # never trust zip with other people's answers
             raise ModelExecutionError(
                 f"model {self.config.name!r}: {len(per_request)} results for a batch of {len(batch)} requests"

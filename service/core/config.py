@@ -18,7 +18,7 @@ from pydantic_core import ErrorDetails
 
 from .datatypes import DATATYPES
 from .errors import ConfigError
-from .processing import (
+from .config_blocks import (
     ClassificationPostprocessing,
     Postprocessing,
     Preprocessing,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
-from .outcome import BatchObserver, Result
+from .batch_results import BatchObserver, Result
 from .statistics import Statistics
 from .triton_metrics import Family
 

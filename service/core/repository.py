@@ -24,7 +24,7 @@ from .batching import Batcher
 from .config import ModelConfig, load_model_config
 from .errors import ConfigError, ModelUnavailable, NotFound, ServiceError, ShuttingDown, status_code_for
 from .metrics import Metrics
-from .outcome import Result
+from .batch_results import Result
 from .runtime import OrtRuntime
 from .settings import Settings
 from .validation import check_inputs, check_outputs, check_timeout

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .outcome import Result
+from .batch_results import Result
 
 
 @dataclass

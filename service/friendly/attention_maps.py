@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.config import ModelConfig
 from ..core.errors import PayloadTooLarge, Unprocessable
-from ..core.processing import ClassificationPostprocessing
+from ..core.config_blocks import ClassificationPostprocessing
 
 
 def attention_output(config: ModelConfig) -> str | None:

@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..core.config import ModelConfig, TensorSpec
 from ..core.errors import InvalidInput, PayloadTooLarge
-from ..core.processing import ImagePreprocessing
+from ..core.config_blocks import ImagePreprocessing
 
 IMAGE_FORMATS = ("PNG", "JPEG")
 MAX_IMAGE_PIXELS = 4096 * 4096  # decoded size; larger uploads answer 413 before decoding

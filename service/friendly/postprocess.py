@@ -19,7 +19,7 @@ from PIL import Image
 
 from ..core.config import ModelConfig
 from ..core.errors import Unprocessable
-from ..core.processing import ImagePostprocessing
+from ..core.config_blocks import ImagePostprocessing
 
 DEFAULT_TOP_K = 5
 DEFAULT_THRESHOLD = 0.5

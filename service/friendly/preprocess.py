@@ -22,7 +22,7 @@ import numpy as np
 from ..core.config import ModelConfig, TensorSpec
 from ..core.datatypes import numpy_dtype
 from ..core.errors import InvalidInput, PayloadTooLarge, Unprocessable
-from ..core.processing import ImagePreprocessing, SequencePreprocessing, TextPreprocessing
+from ..core.config_blocks import ImagePreprocessing, SequencePreprocessing, TextPreprocessing
 from .images import ImageSpec, image_tensor_and_inversion, open_image
 
 KINDS = {"image": "image", "sequence": "sequence", "chars": "text", "text": "text"}

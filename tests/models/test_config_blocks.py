@@ -10,7 +10,7 @@ import pytest
 from models import train_denoiser, train_vowels
 from models.encoding import CharVocab
 from models.train_digits import digits_config
-from service.core.processing import (
+from service.core.config_blocks import (
     ImagePostprocessing,
     ImagePreprocessing,
     SequencePreprocessing,

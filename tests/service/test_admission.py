@@ -1,6 +1,6 @@
 """Admission rejections against a real server: answered at once, with Retry-After, readable by every client.
 
-Small bodies are rejected inside the HTTP parser (api/fastpath.py) and keep
+Small bodies are rejected inside the HTTP parser (api/uvicorn_seam.py) and keep
 their connection; large ones take the ASGI path and are drained before the
 connection closes. Both give the same answer.
 """

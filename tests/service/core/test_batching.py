@@ -13,7 +13,7 @@ import pytest
 from service.core.batching import Batcher
 from service.core.config import ModelConfig
 from service.core.errors import DeadlineExceeded, ModelExecutionError, Overloaded, ShuttingDown
-from service.core.outcome import BatchObserver
+from service.core.batch_results import BatchObserver
 
 CONFIG = ModelConfig.model_validate({
     "name": "m",

@@ -5,7 +5,7 @@ import re
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.core.metrics import Metrics
-from service.core.outcome import Result
+from service.core.batch_results import Result
 
 
 def test_observer_counts_executions_and_items():

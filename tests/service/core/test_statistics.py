@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.core.outcome import Result
+from service.core.batch_results import Result
 from service.core.statistics import Statistics
 
 

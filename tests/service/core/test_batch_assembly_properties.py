@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.core import padding
+from service.core import batch_assembly
 from service.core.config import ModelConfig
 
 budget = settings(max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "100")), deadline=None)
@@ -59,8 +59,8 @@ def request(draw) -> dict[str, np.ndarray]:
 @budget
 @given(st.lists(request(), min_size=1, max_size=8))
 def test_unstack_of_stack_restores_every_request_exactly(requests):
-    batch, parts = padding.stack(CONFIG, requests)
-    results = padding.unstack(CONFIG, dict(batch), parts)  # identity model
+    batch, parts = batch_assembly.stack(CONFIG, requests)
+    results = batch_assembly.unstack(CONFIG, dict(batch), parts)  # identity model
     assert len(results) == len(requests)
     for sent, got in zip(requests, results):
         assert set(got) == set(sent)
@@ -72,7 +72,7 @@ def test_unstack_of_stack_restores_every_request_exactly(requests):
 @budget
 @given(st.lists(request(), min_size=1, max_size=8))
 def test_stack_pads_to_the_longest_with_the_declared_value(requests):
-    batch, parts = padding.stack(CONFIG, requests)
+    batch, parts = batch_assembly.stack(CONFIG, requests)
     rows = sum(r["frames"].shape[0] for r in requests)
     longest = {ax: max(r[n].shape[1] for r in requests) for n, ax in AXIS.items()}
     assert batch["frames"].shape == (rows, longest["time"], 3)
@@ -90,7 +90,7 @@ def test_stack_pads_to_the_longest_with_the_declared_value(requests):
 @budget
 @given(st.lists(request(), min_size=2, max_size=6))
 def test_named_axes_do_not_split_batches_but_fixed_dims_do(requests):
-    keys = {padding.batch_key(CONFIG, r) for r in requests}
+    keys = {batch_assembly.batch_key(CONFIG, r) for r in requests}
     assert len(keys) == 1  # lengths differ, fixed dims agree: one batch
     odd = dict(requests[0], fixed=np.zeros((requests[0]["fixed"].shape[0], 3), np.float32))
-    assert padding.batch_key(CONFIG, odd) not in keys
+    assert batch_assembly.batch_key(CONFIG, odd) not in keys

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.api.fastpath import one_small_request
+from service.api.uvicorn_seam import one_small_request
 from service.api.middleware import SMALL_BODY
 
 BODY = b'{"inputs": []}'

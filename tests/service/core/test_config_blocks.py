@@ -8,7 +8,7 @@ import pytest
 from service.core.config import ModelConfig, load_model_config
 from service.core.errors import ConfigError
 from service.core.metrics import Metrics
-from service.core.processing import (
+from service.core.config_blocks import (
     ClassificationPostprocessing,
     ImagePostprocessing,
     ImagePreprocessing,

@@ -1,4 +1,4 @@
-"""The pure-ASGI /infer path (api/fast_infer.py) keeps every behaviour of the FastAPI route."""
+"""The pure-ASGI /infer path (api/infer_endpoint.py) keeps every behaviour of the FastAPI route."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import numpy as np
 import orjson
 import pytest
 
-from service.api import fast_infer
+from service.api import infer_endpoint
 from service.api.app import create_app
-from service.api.fast_infer import infer_target
+from service.api.infer_endpoint import infer_target
 from service.core.settings import Settings
 
 X = {"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}
@@ -39,7 +39,7 @@ def test_infer_is_answered_without_fastapi_routing(client, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the FastAPI route ran")
 
-    monkeypatch.setattr("service.api.infer.answer_infer", fail)
+    monkeypatch.setattr("service.api.infer_openapi.answer_infer", fail)
     r = client.post("/v2/models/affine/infer", json={"id": "7", "inputs": [X], "outputs": [{"name": "y"}]})
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     assert r.json() == {"model_name": "affine", "model_version": "2", "id": "7",
@@ -49,7 +49,7 @@ def test_infer_is_answered_without_fastapi_routing(client, monkeypatch):
 def test_the_documented_route_gives_the_same_answers(client, monkeypatch):
     body = {"inputs": [X], "outputs": [{"name": "y"}]}
     fast = client.post("/v2/models/affine/versions/1/infer", json=body)
-    monkeypatch.setattr(fast_infer, "infer_target", lambda path: None)  # everything falls through to FastAPI
+    monkeypatch.setattr(infer_endpoint, "infer_target", lambda path: None)  # everything falls through to FastAPI
     routed = client.post("/v2/models/affine/versions/1/infer", json=body)
     assert routed.status_code == fast.status_code == 200 and routed.content == fast.content
     missing = client.post("/v2/models/nope/infer", json=body)
@@ -180,7 +180,7 @@ def test_a_deadline_that_passes_in_the_queue_answers_504(client):
 
 async def test_a_disconnect_cancels_the_queued_work_and_sends_nothing(tiny_repo):
     app = create_app(Settings(repository=tiny_repo))
-    handler = fast_infer.FastInfer(app, app.state.repository, app.state.settings)
+    handler = infer_endpoint.FastInfer(app, app.state.repository, app.state.settings)
     cancelled = asyncio.Event()
 
     async def never_answers(*args, **kwargs):
