@@ -8,20 +8,17 @@ this process becomes a supervisor of N server processes on one port (service/wor
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import socket
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
 
 from .api.app import create_app
-from .api.uvicorn_seam import protocol_for
+from .api.uvicorn_seam import RESPONSE_GRACE_S, DrainingServer, protocol_for
 from .core.cpus import Layout, plan, usable_cpus
 from .core.logs import configure_logging
-from .core.repository import ModelRepository
 from .core.settings import Settings
 from .grpc.server import GrpcServer
 from .workers import Role
@@ -29,63 +26,6 @@ from .workers.gateway import Gateway
 from .workers.supervisor import Supervisor, shared_socket
 
 log = logging.getLogger("service")
-
-# After the model queues have drained, the time left to write the last responses.
-RESPONSE_GRACE_S = 5
-
-
-class DrainingServer(uvicorn.Server):
-    """uvicorn, with the model queues drained *inside* the graceful-shutdown window.
-
-    Plain uvicorn waits `timeout_graceful_shutdown` for in-flight requests, then
-    cancels them, and a cancelled request gets a bare text/plain 500; the app's
-    lifespan shutdown (our drain) only runs after that. Here SIGTERM first stops
-    the listeners, then drains the queues: accepted work runs for up to
-    drain_timeout_s, whatever is left is failed with ShuttingDown (a 503 JSON
-    answer with Retry-After), and uvicorn then only waits for those answers.
-    The gRPC server (same loop, same repository) starts before HTTP and stops
-    accepting calls together with it; its calls in flight end with the queues.
-    """
-
-    def __init__(
-        self, config: uvicorn.Config, repository: ModelRepository, grpc: GrpcServer | None = None,
-        on_started: Callable[[], None] | None = None,
-    ) -> None:
-        super().__init__(config)
-        self.repository = repository
-        self.grpc = grpc
-        self.on_started = on_started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        # gRPC binds first, so by the time HTTP answers "ready" the gRPC port is listening
-        # too; while the models load (uvicorn's lifespan, below) gRPC ServerReady says false.
-        if self.grpc is not None:
-            try:
-                await self.grpc.start()
-            except RuntimeError as exc:  # e.g. the port is taken
-                log.error("gRPC failed to start", extra={"error": str(exc)})
-                self.should_exit = True  # `started` stays False: main() exits with status 3
-                return
-        await super().startup(sockets)
-        if not self.started and self.grpc is not None:  # HTTP failed to start
-            await self.grpc.stop(0)
-        if self.started and self.on_started is not None:
-            self.on_started()
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        for server in self.servers:
-            server.close()  # new connections are refused from here on
-        for connection in list(self.server_state.connections):
-            connection.shutdown()  # idle keep-alive connections close; busy ones close after their answer
-        # gRPC refuses new calls at once; its calls in flight end with the queues below.
-        grpc_stopped = None
-        if self.grpc is not None:
-            grace = self.repository.settings.drain_timeout_s + RESPONSE_GRACE_S
-            grpc_stopped = asyncio.ensure_future(self.grpc.stop(grace))
-        await self.repository.close()
-        if grpc_stopped is not None:
-            await grpc_stopped
-        await super().shutdown(sockets)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -122,9 +62,9 @@ def serve(settings: Settings, role: Role | None = None) -> None:
     app = create_app(settings)
     sockets = None
     on_started = None
-    asgi = app
+    asgi = app.entry
     if role is not None:
-        asgi = Gateway(app, role, app.state.repository)  # type: ignore[assignment]
+        asgi = Gateway(asgi, role, app.state.repository)
         private = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         role.socket_path(role.index).unlink(missing_ok=True)
         private.bind(str(role.socket_path(role.index)))
@@ -142,14 +82,14 @@ def serve(settings: Settings, role: Role | None = None) -> None:
         # this only bounds writing the answers that follow.
         timeout_graceful_shutdown=RESPONSE_GRACE_S,
         timeout_keep_alive=5,
-        # Admission rejections answered in the HTTP parser (see api/fastpath.py).
-        http=protocol_for(app),
+        # Admission in the HTTP parser (api/uvicorn_seam.py; checked when the server starts).
+        http=protocol_for(app.state.http_admission),
     )
     repo = app.state.repository
     grpc = (
         GrpcServer(repo, settings, app.state.metrics.statistics, app.state.admission) if settings.grpc_port else None
     )
-    server = DrainingServer(config, repo, grpc, on_started)
+    server = DrainingServer(config, repo, app.state.http_admission, grpc, on_started)
     try:
         server.run(sockets=sockets)
     except KeyboardInterrupt:  # Ctrl-C: uvicorn re-raises SIGINT after the drain

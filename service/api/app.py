@@ -1,4 +1,4 @@
-"""The FastAPI application: wiring, lifespan (load, warm up, drain) and error mapping."""
+"""The FastAPI application: wiring, lifespan (load, warm up, drain), and the edge in front of it."""
 
 from __future__ import annotations
 
@@ -7,21 +7,20 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
 from ..core.admission import Admission
-from ..core.errors import ServiceError
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings, get_settings
 from . import attention, docs, encoding, extensions, health, infer_openapi, predict, repository
-from .infer_endpoint import FastInfer, error_answer, unexpected_answer
-from .middleware import AdmissionMiddleware, RequestContextMiddleware
+from .admission import HttpAdmission
+from .edge import Edge
+from .errors import install_handlers
+from .infer_endpoint import InferEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -32,47 +31,37 @@ Errors are always `{"error": "..."}` with a 4xx/5xx status; 503 carries `Retry-A
 """
 
 
-def _error(status: int, message: str, retry_after: float | None = None) -> JSONResponse:
-    headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after is not None else None
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+class OrtserveApp(FastAPI):
+    """FastAPI whose whole stack sits behind the edge (api/edge.py): headers read once,
+    admission and limits first, /infer answered before FastAPI's own layers."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return _Entry(self, Edge(
+            super().build_middleware_stack(), self.state.edge_infer, self.state.http_admission,
+            max_body_bytes=self.state.settings.max_body_bytes, access_log=self.state.settings.access_log,
+        ))
+
+    @property
+    def entry(self) -> ASGIApp:
+        """The ASGI callable the server runs: the edge, without FastAPI's and Starlette's __call__."""
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        return self.middleware_stack
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ServiceError)
-    async def service_error(request: Request, exc: ServiceError) -> Response:
-        status, body, headers = error_answer(exc)
-        return Response(body, status, {k.decode(): v.decode() for k, v in headers}, "application/json")
+class _Entry:
+    """Sets scope["app"] as Starlette's __call__ would (requests, routing and lifespan read it)."""
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"] if p != "body") or "body"
-            got = err.get("input")
-            problems.append(f"{field}: {err['msg']} (got {got!r:.80})")
-        return _error(422, "; ".join(problems))
+    def __init__(self, app: FastAPI, edge: Edge) -> None:
+        self.app = app
+        self.edge = edge
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        if exc.status_code == 404 and message == "Not Found":
-            message = f"no route for {request.method} {request.url.path}"
-        return _error(exc.status_code, message)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        return Response(unexpected_answer(request.scope), status_code=500, media_type="application/json")
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self.app
+        await self.edge(scope, receive, send)
 
 
-class _App(FastAPI):
-    """FastAPI with admission control as the very first layer (see AdmissionMiddleware)."""
-
-    def build_middleware_stack(self):  # type: ignore[no-untyped-def]
-        stack = super().build_middleware_stack()
-        return AdmissionMiddleware(stack, admission=self.state.admission)
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> OrtserveApp:
     settings = settings or get_settings()
     metrics = Metrics()
     repo = ModelRepository(settings, metrics)
@@ -92,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await repo.close()
         log.info("shutdown complete")
 
-    app = _App(
+    app = OrtserveApp(
         title="ortserve",
         version=__version__,
         description=DESCRIPTION,
@@ -106,21 +95,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.repository = repo
     # Shared with the gRPC front door (service/grpc/server.py): one in-flight cap for both.
     app.state.admission = Admission(settings.max_inflight_requests, metrics.rejected.labels("inflight_limit").inc)
-    _install_error_handlers(app)
+    app.state.http_admission = HttpAdmission(app.state.admission)
+    install_handlers(app)
     # extensions first: its /v2/models/stats must win over /v2/models/{model_name}.
     for module in (extensions, health, infer_openapi, repository, predict, encoding, attention):
         app.include_router(module.router)
     docs.install(app)
-    # Added first = innermost: /infer skips FastAPI's routing but keeps every layer above.
-    app.add_middleware(FastInfer, repository=repo, settings=settings)
     if settings.cors_origins:
+        # CORS must wrap /infer too, so the endpoint sits inside it, ahead of the router.
+        app.add_middleware(InferEndpoint, repository=repo, settings=settings)
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
             allow_headers=["*"], expose_headers=["X-Request-ID", "Inference-Header-Content-Length"],
         )
-    # Added last = outermost (inside admission, see _App): every admitted response gets an id and headers.
-    app.add_middleware(
-        RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
-    )
+        app.state.edge_infer = None
+    else:
+        app.state.edge_infer = InferEndpoint(None, repo, settings)
     return app
-

@@ -18,9 +18,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.config import ModelConfig
-from ..core.errors import Unprocessable
 from ..core.config_blocks import TextPreprocessing
+from ..core.errors import Unprocessable
 from ..core.repository import ModelRepository
+from ..core.request import Deadline, InferRequest
 from ..core.settings import Settings
 from ..friendly import attention_maps, heatmap, preprocess
 from ..friendly.postprocess import Postprocessing
@@ -75,7 +76,8 @@ async def _attention(name: str, version: str | None, body: AttentionRequest, req
         raise Unprocessable(f"model {name!r}: attention maps need a text model (preprocessing.type 'chars')")
     tokenized = preprocess.tokenize(config, body.text, "text", settings.max_text_length)
     feeds = preprocess.text_feeds(config, tokenized)
-    _, result = await unless_disconnected(request, repo.infer(name, version, feeds, body.timeout))
+    deadline = None if body.timeout is None else Deadline.after(body.timeout)
+    _, result = await unless_disconnected(request, repo.infer(InferRequest(name, version, feeds, None, deadline)))
     outputs = {k: v[0] if config.batched else v for k, v in result.outputs.items()}
     weights = attention_maps.as_maps(outputs[output])
     tokens = tokenized.tokens

@@ -1,4 +1,9 @@
-"""POST /v2/models/{m}[/versions/{v}]/infer: JSON and binary tensors, as tritonclient.http sends."""
+"""POST /v2/models/{m}[/versions/{v}]/infer in the OpenAPI document: JSON and binary tensors.
+
+The server answers /infer at its edge (api/infer_endpoint.py) before FastAPI's router;
+these routes give the OpenAPI document its entry, and answer the same way when the
+routers are mounted in an app of someone else's.
+"""
 
 from __future__ import annotations
 
@@ -62,8 +67,6 @@ _OPENAPI = {
 
 async def _infer(model_name: str, model_version: str | None, request: Request, repo: Repo,
                  settings: AppSettings) -> Response:
-    # Requests reach this only when the fast path (fast_infer.py) is not mounted, e.g. an app
-    # built around these routers; it keeps the route in the OpenAPI document either way.
     payload, header_length = await answer_infer(
         repo, model_name, model_version, await request.body(), request.headers.get(HEADER),
         max_depth=settings.max_json_depth, guard=lambda work: unless_disconnected(request, work),

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..core.config import ModelConfig
 from ..core.errors import InvalidInput, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from ..core.repository import ModelRepository
+from ..core.request import Deadline, InferRequest
 from ..core.settings import Settings
 from ..friendly import preprocess
 from ..friendly.postprocess import Postprocessing, image_array, to_png
@@ -203,9 +204,10 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
         items, inverted = [d[0] for d in decoded], [d[1] for d in decoded]
     texts = items if kind == "text" else []
     feeds = [preprocess.text_feeds(config, t) for t in texts] if texts else items
-    results = await unless_disconnected(
-        request, asyncio.gather(*(repo.infer(name, version, f, timeout, [post.output]) for f in feeds))
-    )
+    deadline = None if timeout is None else Deadline.after(timeout)  # one deadline for all the items
+    wanted = frozenset([post.output])
+    results = await unless_disconnected(request, asyncio.gather(
+        *(repo.infer(InferRequest(name, version, f, wanted, deadline)) for f in feeds)))
     outputs = [{k: v[0] if config.batched else v for k, v in r.outputs.items()} for _, r in results]
     if post.type == "image":
         return _image_answer(name, version, post, outputs, fmt, upscale, inverted)

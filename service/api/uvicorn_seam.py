@@ -1,59 +1,78 @@
-"""Admission rejections answered inside uvicorn's HTTP protocol, before any ASGI work.
+"""The one module that reaches into uvicorn's private code: its httptools protocol and its Server.
 
-Under 5x overload, four of five requests are rejected, and on one core each
-rejection's CPU comes out of the capacity left for admitted work. Through the
-ASGI stack a rejection cost about 80 us of server CPU (scope, task, middleware,
-two sends), which at 5x took ~40% of the goodput. Two cheaper ways, tried in order:
+**Admission in the HTTP protocol.** Under 5x overload four of five requests are
+rejected, and on one core each rejection's CPU comes out of the capacity left for
+admitted work: through the ASGI stack a rejection cost about 80 us (scope, task,
+middleware, two sends), which at 5x took ~40% of the goodput. So, when admission
+(api/admission.py) is full:
 
-- **Whole request in one read** (the usual case: clients send a small request
-  in one segment). `data_received` sees the raw bytes while the parser sits
-  between messages; when admission is full and the bytes are exactly one small
-  POST to /v2/models/, the canned 503 is written and the parser never sees them.
-  No callbacks, no header list, no scope: it costs about half the parser path.
-- **Headers first.** Otherwise, at the end of the headers, the same answer is
-  written and the parser reads and discards the body as it arrives (the
-  connection stays open, so a client still writing never sees a reset).
+- a whole small POST in one read is answered from `data_received` with the canned
+  503, before the parser sees it (no callbacks, no header list, no scope);
+- otherwise, at the end of the headers, the same answer is written and the parser
+  reads and discards the body as it arrives.
 
-Either way the connection is kept alive for the next request. A request that is
-admitted takes its slot here too, at the end of its headers, and AdmissionMiddleware
-gives it back when the app is done (see `on_headers_complete`). Anything unusual
-takes the ordinary path through AdmissionMiddleware, which gives the same answer:
-a large or unsized body, Expect: 100-continue, HTTP/1.0 or Connection: close,
-a pipelined request behind an unfinished one.
+Either way the connection stays open. An admitted request takes its slot when its
+headers end (one read can hold many connections' requests; deciding later let them
+all pass, then turned most away through the ASGI stack at several times the cost)
+and gives it back when its response completes or its connection is lost: both are
+protocol events, so no path can leak a slot. Anything unusual (a pipelined request
+behind an unfinished one, an upgrade) takes no slot here; the edge admits it.
+
+**Draining inside the graceful-shutdown window** (DrainingServer): plain uvicorn
+waits for in-flight requests, then cancels them (a bare text/plain 500), and runs
+the app's lifespan shutdown, our drain, only after that.
+
+What this relies on is listed in REQUIRED and probed at startup (`check_seam`):
+a uvicorn release that lacks any of it stops the server with the missing names.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
 from typing import Any
 
-from .middleware import _SECURITY_HEADERS, ADMITTED, SMALL_BODY, AdmissionMiddleware
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-except ImportError:  # httptools not installed: uvicorn uses h11 and the ASGI path
-    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+from ..core.errors import StartupError
+from ..core.repository import ModelRepository
+from ..grpc.server import GrpcServer
+from .admission import ADMITTED, HttpAdmission, Slot
+from .early_answer import SMALL_BODY
 
-_PREFIX = b"POST /v2/models/"
+log = logging.getLogger("service")
+
+# After the model queues have drained, the time left to write the last responses.
+RESPONSE_GRACE_S = 5
+# Every private name used below, by the class that must have it (checked by check_seam).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "HttpToolsProtocol methods": (
+        "data_received", "on_message_begin", "on_message_complete", "on_headers_complete",
+        "on_response_complete", "connection_lost", "timeout_keep_alive_handler"),
+    "HttpToolsProtocol attributes": (
+        "pipeline", "cycle", "server_state", "parser", "timeout_keep_alive_task", "timeout_keep_alive",
+        "loop", "transport", "url", "scope", "expect_100_continue"),
+    "RequestResponseCycle attributes": ("response_complete", "message_event"),
+    "Server attributes": ("startup", "shutdown", "server_state", "started", "should_exit"),
+    "Server attributes once started": ("servers",),
+}
 
 
-class _Answered:
-    """Stands in for uvicorn's request cycle once the fast path has answered:
-    the parser then drops the body (`response_complete`), and a disconnect has nothing to wake."""
+class _Answered(RequestResponseCycle):
+    """The cycle of a request the protocol answered itself: complete from the start, so the
+    parser drops its body and a disconnect has nothing to wake. Nothing of uvicorn's runs."""
 
     response_complete = True
+    message_event = asyncio.Event()
 
-    class message_event:
-        @staticmethod
-        def set() -> None:
-            pass
+    def __init__(self) -> None:  # uvicorn's __init__ would build a whole request cycle
+        pass
 
 
-def _response(admission: AdmissionMiddleware) -> bytes:
-    body = admission.rejection_body
-    head = [b"HTTP/1.1 503 Service Unavailable", b"content-type: application/json",
-            b"content-length: " + str(len(body)).encode(), b"retry-after: 1"]
-    head += [name + b": " + value for name, value in _SECURITY_HEADERS]
-    return b"\r\n".join(head) + b"\r\n\r\n" + body
+_ANSWERED = _Answered()
 
 
 def _header(head: bytes, name: bytes) -> bytes | None:
@@ -68,7 +87,7 @@ def _header(head: bytes, name: bytes) -> bytes | None:
 def one_small_request(data: bytes) -> bool:
     """True when `data` is exactly one complete HTTP/1.1 POST to /v2/models/ with a small
     Content-Length body, nothing before or after it, and no header that needs the parser."""
-    if not data.startswith(_PREFIX):
+    if not data.startswith(b"POST /v2/models/"):
         return False
     end = data.find(b"\r\n\r\n")
     if end < 0:
@@ -88,41 +107,18 @@ def one_small_request(data: bytes) -> bool:
     return len(data) == end + 4 + int(length)
 
 
-def protocol_for(app: Any) -> Any:
-    """uvicorn's httptools protocol with the fast rejections, or "auto" when httptools is missing."""
-    if HttpToolsProtocol is None:
-        return "auto"
-
-    built: list[AdmissionMiddleware] = []  # Starlette builds the stack once, on the first request
-
-    def admission_stack() -> AdmissionMiddleware | None:
-        if built:
-            return built[0]
-        admission = getattr(app, "middleware_stack", None)
-        if not isinstance(admission, AdmissionMiddleware):
-            return None
-        built.append(admission)
-        return admission
-
-    def admission_if_full() -> AdmissionMiddleware | None:
-        admission = admission_stack()
-        return admission if admission is not None and admission.full else None
-
-    def answer(admission: AdmissionMiddleware) -> bytes:
-        if admission.rejection_bytes is None:
-            admission.rejection_bytes = _response(admission)
-        return admission.rejection_bytes
+def protocol_for(admission: HttpAdmission) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol, taking and giving back `admission`'s slots (see the module doc)."""
 
     class AdmittingProtocol(HttpToolsProtocol):
         _mid_message = False  # the parser holds part of a request
         _active_at = 0.0  # loop time of the last whole-request rejection
+        _slot: Slot | None = None  # the slot of the request in progress
 
         def data_received(self, data: bytes) -> None:
-            if (not self._mid_message and not self.pipeline
-                    and (self.cycle is None or self.cycle.response_complete)
-                    and (admission := admission_if_full()) is not None and one_small_request(data)):
-                admission.on_reject()
-                self.transport.write(answer(admission))
+            if (admission.full and not self._mid_message and not self.pipeline
+                    and (self.cycle is None or self.cycle.response_complete) and one_small_request(data)):
+                self.transport.write(admission.reject())
                 self.server_state.total_requests += 1
                 # Keep-alive: a timestamp rather than a cancelled and a new timer per answer
                 # (a few us each, thousands of times a second); the armed timer reads it.
@@ -150,32 +146,108 @@ def protocol_for(app: Any) -> Any:
             super().on_message_complete()
 
         def on_headers_complete(self) -> None:
-            admission = admission_stack()
-            if admission is not None and self._fast_rejectable():
-                if admission.full:
-                    admission.on_reject()
-                    self.transport.write(answer(admission))
-                    self.cycle = _Answered()  # type: ignore[assignment]
-                    self.on_response_complete()  # re-arms keep-alive, as after any answer
-                    return
-                # Admitted here, not when the ASGI task first runs: one read can hold many
-                # connections' requests, and deciding later let them all pass this check,
-                # then turned most away through the ASGI stack at several times the cost.
-                # The task starts now (not pipelined), and the middleware releases the slot.
-                admission.admission.take()
-                self.scope[ADMITTED] = True  # type: ignore[literal-required]
-            super().on_headers_complete()
+            if (self.pipeline or (self.cycle is not None and not self.cycle.response_complete)
+                    or self.parser.should_upgrade()
+                    or not admission.covers(self.parser.get_method().decode("ascii"), self.url.decode("latin-1"))):
+                super().on_headers_complete()  # not ours to admit: the edge does (or nothing to admit)
+                return
+            if not admission.full:
+                self._slot = admission.take()
+                self.scope[ADMITTED] = True  # type: ignore[literal-required]  # our own key, read by the edge
+            elif self._answerable_here():
+                self.transport.write(admission.reject())
+                self.cycle = _ANSWERED
+                self.on_response_complete()  # re-arms keep-alive, as after any answer
+                return
+            super().on_headers_complete()  # full, and unusual: the edge answers 503 before the body
 
-        def _fast_rejectable(self) -> bool:
-            if self.parser.get_method() != b"POST" or not self.url.startswith(b"/v2/models/"):
-                return False
+        def _answerable_here(self) -> bool:
             if self.expect_100_continue or self.parser.get_http_version() != "1.1":
                 return False
-            if not self.parser.should_keep_alive() or self.parser.should_upgrade() or self.pipeline:
-                return False  # closing, upgrading (uvicorn starts no app) or queued behind another
-            if self.cycle is not None and not self.cycle.response_complete:
-                return False  # answers must leave in order
-            length = next((v for k, v in self.headers if k == b"content-length"), None)
+            if not self.parser.should_keep_alive():
+                return False
+            length = next((v for k, v in self.scope["headers"] if k == b"content-length"), None)
             return length is not None and length.isdigit() and int(length) <= SMALL_BODY
 
+        def on_response_complete(self) -> None:
+            self._release()
+            super().on_response_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._release()
+            super().connection_lost(exc)
+
+        def _release(self) -> None:
+            if self._slot is not None:
+                self._slot.release()
+                self._slot = None
+
     return AdmittingProtocol
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn, with the model queues drained *inside* the graceful-shutdown window.
+
+    SIGTERM first stops the listeners, then drains the queues: accepted work runs for
+    up to drain_timeout_s, whatever is left is failed with ShuttingDown (a 503 JSON
+    answer with Retry-After), and uvicorn then only waits for those answers. The gRPC
+    server (same loop, same repository) starts before HTTP and stops accepting calls
+    together with it; its calls in flight end with the queues. At startup the seam is
+    checked first (check_seam): a uvicorn that lacks what this module uses stops here.
+    """
+
+    def __init__(
+        self, config: uvicorn.Config, repository: ModelRepository, admission: HttpAdmission,
+        grpc: GrpcServer | None = None, on_started: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(config)
+        self.repository = repository
+        self.admission = admission
+        self.grpc = grpc
+        self.on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        from .seam_check import check_seam, check_started  # the probe drives this module's protocol
+
+        try:
+            check_seam(self.config, self.admission, self)
+        except StartupError as exc:
+            log.error(str(exc))
+            self.should_exit = True  # `started` stays False: main() exits with status 3
+            return
+        # gRPC binds first, so by the time HTTP answers "ready" the gRPC port is listening
+        # too; while the models load (uvicorn's lifespan, below) gRPC ServerReady says false.
+        if self.grpc is not None:
+            try:
+                await self.grpc.start()
+            except RuntimeError as exc:  # e.g. the port is taken
+                log.error("gRPC failed to start", extra={"error": str(exc)})
+                self.should_exit = True
+                return
+        await super().startup(sockets)
+        if self.started:
+            try:
+                check_started(self)
+            except StartupError as exc:
+                log.error(str(exc))
+                self.started, self.should_exit = False, True
+        if not self.started and self.grpc is not None:  # HTTP failed to start
+            await self.grpc.stop(0)
+        if self.started and self.on_started is not None:
+            self.on_started()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # new connections are refused from here on
+        connections: set[Any] = self.server_state.connections
+        for connection in list(connections):
+            connection.shutdown()  # idle keep-alive connections close; busy ones close after their answer
+        # gRPC refuses new calls at once; its calls in flight end with the queues below.
+        grpc_stopped = None
+        if self.grpc is not None:
+            grace = self.repository.settings.drain_timeout_s + RESPONSE_GRACE_S
+            grpc_stopped = asyncio.ensure_future(self.grpc.stop(grace))
+        await self.repository.close()
+        if grpc_stopped is not None:
+            await grpc_stopped
+        await super().shutdown(sockets)

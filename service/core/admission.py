@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .errors import Overloaded
+
 
 class Admission:
     def __init__(self, limit: int, on_reject: Callable[[], None] = lambda: None) -> None:
@@ -19,6 +21,14 @@ class Admission:
     def message(self) -> str:
         return f"server is at its limit of {self.limit} concurrent inference requests; retry later"
 
+    @property
+    def full(self) -> bool:
+        return self.inflight >= self.limit
+
+    def error(self) -> Overloaded:
+        """What a front door answers when it is full (503 / UNAVAILABLE, with Retry-After)."""
+        return Overloaded(self.message)
+
     def try_enter(self) -> bool:
         """Take a slot, or count a rejection and return False. Pair every True with leave()."""
         if self.inflight >= self.limit:
@@ -28,7 +38,7 @@ class Admission:
         return True
 
     def take(self) -> None:
-        """Take a slot after checking `inflight < limit` yourself (the HTTP parser's fast path)."""
+        """Take a slot after checking `full` yourself (the HTTP parser's fast path)."""
         self.inflight += 1
 
     def leave(self) -> None:

@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 
 from . import batch_assembly
+from .batch_results import BatchObserver, Result
 from .config import ModelConfig
 from .errors import DeadlineExceeded, ModelExecutionError, Overloaded, ServiceError, ShuttingDown
 from .isolation import Quarantine, digest
-from .batch_results import BatchObserver, Result
+from .request import Deadline
 
 # One runtime call: execute(inputs) fetches every declared output, execute(inputs, names) only those.
 Execute = Callable[..., dict[str, np.ndarray]]
@@ -49,7 +50,7 @@ class _Pending:
 
 def _expire(future: asyncio.Future[Result], name: str, timeout_s: float) -> None:
     if not future.done():
-        future.set_exception(DeadlineExceeded(f"model {name!r}: request timed out after {timeout_s:g} s"))
+        future.set_exception(DeadlineExceeded(f"request timed out after {timeout_s:g} s", model=name))
 
 
 class Batcher:
@@ -95,7 +96,7 @@ class Batcher:
             self._loop_task = asyncio.get_running_loop().create_task(self._dispatch_loop())
 
     async def submit(
-        self, inputs: dict[str, np.ndarray], timeout_s: float | None = None, outputs: list[str] | None = None
+        self, inputs: dict[str, np.ndarray], deadline: Deadline | None = None, outputs: frozenset[str] | None = None
     ) -> Result:
         """Queue one request the repository has checked (validation.py; inputs carry a
         batch axis when the model is batched) and await its own result or error.
@@ -104,30 +105,29 @@ class Batcher:
         its result holds at least those."""
         name = self.config.name
         if self._closing:
-            raise ShuttingDown(f"model {name!r} is shutting down and accepts no new requests")
-        rows = next(iter(inputs.values())).shape[0] if self.config.batched else 1
+            raise ShuttingDown("is shutting down and accepts no new requests", model=name, sep=" ")
         if len(self._queue) >= self.max_queue_size:
-            raise Overloaded(f"model {name!r}: queue is full (max_queue_size={self.max_queue_size}); retry later")
+            raise Overloaded(f"queue is full (max_queue_size={self.max_queue_size}); retry later", model=name)
+        remaining = None
+        if deadline is not None:
+            remaining = deadline.remaining()
+            if remaining <= 0:  # it passed while the request was decoded or checked
+                raise DeadlineExceeded(f"request timed out after {deadline.seconds:g} s", model=name)
+        rows = next(iter(inputs.values())).shape[0] if self.config.batched else 1
         loop = asyncio.get_running_loop()
-        now = time.monotonic()
         key = batch_assembly.batch_key(self.config, inputs) if self.config.batched else ()
         if self.quarantine and digest(inputs) in self.quarantine:
             key = ("alone", object())  # failed alone before: shares no batch, costs one run
-        pending = _Pending(
-            inputs=inputs,
-            rows=rows,
-            key=key,
-            future=loop.create_future(),
-            enqueued=now,
-            deadline=None if timeout_s is None else now + timeout_s,
-            outputs=None if outputs is None else frozenset(outputs),
-        )
+        pending = _Pending(inputs, rows, key, loop.create_future(), time.monotonic(),
+                           None if deadline is None else deadline.at, outputs)
         self._queue.append(pending)
         self._observer.on_queue_depth(len(self._queue))
         self._signal.set()
         # One timer that fails the future, rather than wait_for(shield(...)): same answer,
         # a fraction of the per-request cost. A done future is skipped by the dispatcher.
-        timer = None if timeout_s is None else loop.call_later(timeout_s, _expire, pending.future, name, timeout_s)
+        timer = None
+        if deadline is not None and remaining is not None:
+            timer = loop.call_later(remaining, _expire, pending.future, name, deadline.seconds)
         try:
             return await pending.future
         except asyncio.CancelledError:
@@ -148,8 +148,7 @@ class Batcher:
         for pending in self._queue:
             if not pending.future.done():
                 pending.future.set_exception(
-                    ShuttingDown(f"model {self.config.name!r} shut down before the request could run")
-                )
+                    ShuttingDown("shut down before the request could run", model=self.config.name, sep=" "))
         self._queue.clear()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=max(0.0, deadline - time.monotonic()) + 1.0)
@@ -166,9 +165,7 @@ class Batcher:
             if pending.future.done():
                 continue  # cancelled by a disconnect or timeout
             if pending.deadline is not None and now >= pending.deadline:
-                pending.future.set_exception(
-                    DeadlineExceeded(f"model {self.config.name!r}: request expired in the queue")
-                )
+                pending.future.set_exception(DeadlineExceeded("request expired in the queue", model=self.config.name))
                 continue
             kept.append(pending)
         self._queue = kept
@@ -233,8 +230,7 @@ class Batcher:
         per_request = batch_assembly.unstack(self.config, outputs, parts, wanted) if self.config.batched else [outputs]
         if len(per_request) != len(batch):  # never trust zip with other people's answers
             raise ModelExecutionError(
-                f"model {self.config.name!r}: {len(per_request)} results for a batch of {len(batch)} requests"
-            )
+                f"{len(per_request)} results for a batch of {len(batch)} requests", model=self.config.name)
         output_s = time.monotonic() - started - compute
         self._observer.on_batch(sum(p.rows for p in batch), compute, started - began, output_s)
         return per_request, began, started - began, compute, output_s
@@ -267,7 +263,7 @@ class Batcher:
     def _error(self, exc: Exception) -> ServiceError:
         if isinstance(exc, ServiceError):
             return exc
-        return ModelExecutionError(f"model {self.config.name!r} failed: {exc}")
+        return ModelExecutionError(f"failed: {exc}", model=self.config.name, sep=" ")
 
     async def _run_batch(self, batch: list[_Pending]) -> None:
         try:
@@ -276,7 +272,7 @@ class Batcher:
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(self._error(exc) if isinstance(exc, Exception) else ShuttingDown(
-                        f"model {self.config.name!r} stopped before the request could run"))
+                        "stopped before the request could run", model=self.config.name, sep=" "))
             if not isinstance(exc, Exception):
                 raise
         finally:

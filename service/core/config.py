@@ -9,6 +9,7 @@ padded to the longest in a batch and outputs with that axis name are cut back.
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,8 +17,6 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from .datatypes import DATATYPES
-from .errors import ConfigError
 from .config_blocks import (
     ClassificationPostprocessing,
     Postprocessing,
@@ -26,6 +25,8 @@ from .config_blocks import (
     default_classification,
     empty_as_none,
 )
+from .datatypes import DATATYPES
+from .errors import ConfigError
 
 CONFIG_FILENAME = "config.json"
 
@@ -155,7 +156,7 @@ class ModelConfig(BaseModel):
     version_policy: VersionPolicy = VersionPolicy()
     allow_nonfinite: bool = False
     labels: list[str] = []
-    # Typed per kind (service/core/processing.py): an unknown key fails at load, naming it.
+    # Typed per kind (service/core/config_blocks.py): an unknown key fails at load, naming it.
     preprocessing: Annotated[Preprocessing | None, BeforeValidator(empty_as_none)] = None
     postprocessing: Annotated[Postprocessing, BeforeValidator(default_classification)] = (
         ClassificationPostprocessing())
@@ -204,6 +205,15 @@ class ModelConfig(BaseModel):
     @property
     def batched(self) -> bool:
         return self.max_batch_size > 0
+
+    # Built once per loaded config: every request reads them.
+    @cached_property
+    def input_names(self) -> list[str]:
+        return [s.name for s in self.input]
+
+    @cached_property
+    def output_datatypes(self) -> dict[str, str]:
+        return {s.name: s.datatype for s in self.output}
 
 
 def _problem(err: ErrorDetails) -> str:

@@ -25,9 +25,9 @@ def _first_bad(array: np.ndarray, bad: np.ndarray) -> tuple[object, list[int]]:
     return array[index].item(), list(index)
 
 
-def _fail(where: str, array: np.ndarray, bad: np.ndarray, rule: str) -> None:
+def _fail(model: str, name: str, array: np.ndarray, bad: np.ndarray, rule: str) -> None:
     value, index = _first_bad(array, bad)
-    raise InvalidInput(f"{where}: value {value!r} at index {index} is outside {rule}")
+    raise InvalidInput(f"value {value!r} at index {index} is outside {rule}", model=model, input=name)
 
 
 def axis_length(config: ModelConfig, inputs: dict[str, np.ndarray], axis: str) -> int:
@@ -42,23 +42,24 @@ def axis_length(config: ModelConfig, inputs: dict[str, np.ndarray], axis: str) -
     return int(max(lengths))
 
 
-def check_values(config: ModelConfig, spec: TensorSpec, inputs: dict[str, np.ndarray], where: str) -> None:
+def check_values(config: ModelConfig, spec: TensorSpec, inputs: dict[str, np.ndarray]) -> None:
     """Raise InvalidInput when `inputs[spec.name]` breaks a constraint `spec` declares."""
     array = inputs[spec.name]
+    where = (config.name, spec.name)
     if array.size == 0:
         return
     if spec.value_range is not None:
         low, high = spec.value_range
         # min/max first: one pass each, and the common (valid) case stops here.
         if array.min() < low or array.max() > high:
-            _fail(where, array, (array < low) | (array > high), f"value_range [{_number(low)}, {_number(high)}]")
+            _fail(*where, array, (array < low) | (array > high), f"value_range [{_number(low)}, {_number(high)}]")
     if spec.allowed_values is not None:
         bad = ~np.isin(array, np.asarray(spec.allowed_values))
         if bad.any():
             allowed = ", ".join(_number(v) for v in spec.allowed_values)
-            _fail(where, array, bad, f"allowed_values [{allowed}]")
+            _fail(*where, array, bad, f"allowed_values [{allowed}]")
     if spec.length_of is not None:
         length = axis_length(config, inputs, spec.length_of)
         bad = (array < 1) | (array > length)
         if bad.any():
-            _fail(where, array, bad, f"[1, {length}] (length_of axis {spec.length_of!r}, {length} long)")
+            _fail(*where, array, bad, f"[1, {length}] (length_of axis {spec.length_of!r}, {length} long)")

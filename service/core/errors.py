@@ -18,22 +18,44 @@
     ├── DeadlineExceeded            504  the request's timeout passed before it ran
     └── ModelExecutionError         500  the runtime failed on valid input
 
-Inference code raises these without knowing HTTP; the API layer maps them with
-`STATUS_CODES` in one place. A disconnect is not a client error: counting it as
-400 would blame the request for the caller's own timeout, so it gets nginx's 499.
+Inference code raises these without knowing HTTP. `STATUS_CODES` is the one
+classification of the hierarchy: HTTP answers with it (api/errors.py), gRPC derives
+its codes from it (grpc/status.py) and the failure metric is labelled with it.
+A disconnect is not a client error: counting it as 400 would blame the request for
+the caller's own timeout, so it gets nginx's 499.
+
+An error about a model carries `model`, `version` and `input` as fields, and its
+words are built from them here, in one place: "model 'm' version 2, input 'x': ...".
 """
 
 from __future__ import annotations
 
 
+def subject(model: str | None, version: str | int | None = None, input: str | None = None) -> str:
+    """How every message names what it is about: model 'm'[ version v][, input 'x']."""
+    if model is None:
+        return "" if input is None else f"input {input!r}"
+    text = f"model {model!r}" if version is None else f"model {model!r} version {version}"
+    return text if input is None else f"{text}, input {input!r}"
+
+
 class ServiceError(Exception):
-    """Base of every error the service reports to a caller."""
+    """Base of every error the service reports to a caller.
+
+    With `model` (and `version`, `input`), `detail` follows their names after `sep`
+    (": " by default; " " for sentences like "model 'm' is LOADING")."""
 
     retry_after: float | None = None
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self, detail: str, *, model: str | None = None, version: str | int | None = None, input: str | None = None,
+        sep: str = ": ", retry_after: float | None = None,
+    ) -> None:
+        self.model, self.version, self.input = model, None if version is None else str(version), input
+        self.detail = detail
+        where = subject(model, version, input)
+        self.message = f"{where}{sep}{detail}" if where else detail
+        super().__init__(self.message)
         if retry_after is not None:
             self.retry_after = retry_after
 
@@ -73,8 +95,8 @@ class Unprocessable(ClientError):
 class ClientDisconnected(ServiceError):
     """The client closed the connection; nobody will read the answer."""
 
-    def __init__(self, message: str = "client disconnected before the response was ready") -> None:
-        super().__init__(message)
+    def __init__(self, detail: str = "client disconnected before the response was ready") -> None:
+        super().__init__(detail)
 
 
 class Overloaded(ServiceError):
@@ -105,6 +127,11 @@ class ModelExecutionError(ServiceError):
     pass
 
 
+class StartupError(Exception):
+    """The server cannot start as configured (not a request's error: it never reaches a caller).
+    E.g. uvicorn lacks what api/uvicorn_seam.py relies on (api/seam_check.py)."""
+
+
 # Most specific class first: lookup walks the MRO of the raised exception.
 STATUS_CODES: dict[type[ServiceError], int] = {
     InvalidInput: 400,
@@ -133,3 +160,8 @@ def status_code_for(exc: ServiceError) -> int:
         if cls in STATUS_CODES:
             return STATUS_CODES[cls]
     return 500
+
+
+def retry_after_seconds(exc: ServiceError) -> str | None:
+    """Retry-After's value (whole seconds, at least 1), for HTTP headers and gRPC metadata alike."""
+    return None if exc.retry_after is None else str(max(1, round(exc.retry_after)))

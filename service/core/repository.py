@@ -18,16 +18,15 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from .batch_results import Result
 from .batching import Batcher
 from .config import ModelConfig, load_model_config
 from .errors import ConfigError, ModelUnavailable, NotFound, ServiceError, ShuttingDown, status_code_for
 from .metrics import Metrics
-from .batch_results import Result
+from .request import Deadline, InferRequest
 from .runtime import OrtRuntime
 from .settings import Settings
-from .validation import check_inputs, check_outputs, check_timeout
+from .validation import check_inputs, check_outputs
 
 log = logging.getLogger(__name__)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -51,6 +50,11 @@ class ModelVersion:
     runtime: OrtRuntime | None = None
     batcher: Batcher | None = None
     executor: ThreadPoolExecutor | None = None
+
+    @property
+    def label(self) -> str:
+        """The version as answers and metrics spell it."""
+        return str(self.version)
 
     @property
     def provider(self) -> str | None:
@@ -210,13 +214,13 @@ class ModelRepository:
         if version is None:
             mv = entry.latest_ready()
             if mv is None:
-                raise ModelUnavailable(f"model {name!r} is {entry.state.value}: {entry.reason or 'no ready version'}")
+                raise ModelUnavailable(f"is {entry.state.value}: {entry.reason or 'no ready version'}", model=name, sep=" ")
             return mv
         if not is_version(version) or int(version) not in entry.versions:
-            raise NotFound(f"model {name!r} has no version {version!r}; versions: {sorted(entry.versions)}")
+            raise NotFound(f"has no version {version!r}; versions: {sorted(entry.versions)}", model=name, sep=" ")
         mv = entry.versions[int(version)]
         if mv.state is not State.READY or entry.state is State.UNLOADED:
-            raise ModelUnavailable(f"model {name!r} version {version} is {mv.state.value}: {mv.reason}")
+            raise ModelUnavailable(f"is {mv.state.value}: {mv.reason}", model=name, version=version, sep=" ")
         return mv
 
     def ready(self) -> bool:
@@ -246,43 +250,35 @@ class ModelRepository:
 
     # -- inference ------------------------------------------------------------
 
-    async def infer(
-        self,
-        name: str,
-        version: str | None,
-        inputs: dict[str, np.ndarray],
-        timeout_s: object = None,
-        outputs: list[str] | None = None,
-    ) -> tuple[ModelVersion, Result]:
-        """Check everything about the request, then queue and await it; record metrics on every path.
-
-        `timeout_s` is the caller's raw `timeout` parameter and `outputs` the
-        requested output names (None: all); both are checked here, before queueing."""
+    async def infer(self, request: InferRequest) -> tuple[ModelVersion, Result]:
+        """Check everything about the request against its model, then queue and await it;
+        record metrics on every path."""
         started = time.monotonic()
-        mv = self.get(name, version)
+        name = request.model
+        mv = self.get(name, request.version)
         for attempt in range(2):
             try:
-                timeout = check_timeout(timeout_s)
-                check_outputs(mv.config, outputs)
-                check_inputs(
-                    mv.config, inputs,
+                check_outputs(mv.config, request.outputs)
+                request.inputs = check_inputs(
+                    mv.config, request.inputs,
                     max_elements=self.settings.max_tensor_elements,
                     max_sequence=self.settings.max_sequence_length,
                 )
                 assert mv.batcher is not None
-                result = await mv.batcher.submit(inputs, timeout or self.settings.default_timeout_s, outputs)
+                deadline = request.deadline or Deadline.after(self.settings.default_timeout_s)
+                result = await mv.batcher.submit(request.inputs, deadline, request.outputs)
             except ShuttingDown:
                 # A reload swapped this version out between lookup and submit: retry on the new one.
-                current = self.get(name, version)
+                current = self.get(name, request.version)
                 if attempt == 0 and current is not mv:
                     mv = current
                     continue
-                self.metrics.record_failure(name, str(mv.version), "503", time.monotonic() - started)
+                self.metrics.record_failure(name, mv.label, "503", time.monotonic() - started)
                 raise
             except ServiceError as exc:
-                self.metrics.record_failure(name, str(mv.version), str(status_code_for(exc)), time.monotonic() - started)
+                self.metrics.record_failure(name, mv.label, str(status_code_for(exc)), time.monotonic() - started)
                 raise
-            self.metrics.record_success(name, str(mv.version), result, time.monotonic() - started)
+            self.metrics.record_success(name, mv.label, result, time.monotonic() - started)
             return mv, result
         raise AssertionError("unreachable")
 

@@ -102,26 +102,6 @@ def validate_against_session(config: ModelConfig, session: ort.InferenceSession)
                 raise ConfigError(f"{where}: {kind} {spec.name!r} shape: {problem}")
 
 
-def to_ort_strings(array: np.ndarray) -> np.ndarray:
-    """BYTES travel as `bytes`; ORT string tensors want `str` (it would stringify
-    bytes into "b'a'"). Validation has already checked the UTF-8."""
-    if array.dtype != object:
-        return array
-    flat = [v.decode("utf-8") if isinstance(v, bytes) else v for v in array.reshape(-1)]
-    out = np.empty(array.shape, dtype=object)
-    out.reshape(-1)[:] = flat
-    return out
-
-
-def from_ort_strings(array: np.ndarray) -> np.ndarray:
-    """ORT string outputs come back as `str`: answers carry BYTES as UTF-8 `bytes`."""
-    if array.dtype != object:
-        return array
-    out = np.empty(array.shape, dtype=object)
-    out.reshape(-1)[:] = [v.encode("utf-8") if isinstance(v, str) else v for v in array.reshape(-1)]
-    return out
-
-
 class OrtRuntime:
     """One loaded ONNX model version. Thread-safe: ORT sessions allow concurrent run()."""
 
@@ -151,11 +131,11 @@ class OrtRuntime:
 
     def run(self, inputs: dict[str, np.ndarray], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
         """Execute one (batched) call, fetching `outputs` (None: all declared ones).
-        ORT's InvalidArgument answers 400, anything else 500.
+        ORT's InvalidArgument answers 400, anything else 500. String tensors go in and
+        come out as `str` (validation.py decoded BYTES inputs once; encoders take `str`).
 
         The message quotes ORT, which may quote input values: the batcher only
         lets it reach a caller when that caller's request ran alone."""
-        inputs = {name: to_ort_strings(array) for name, array in inputs.items()}
         names = self.output_names if outputs is None else outputs
         try:
             if self._use_io_binding:
@@ -163,10 +143,10 @@ class OrtRuntime:
             else:
                 results = dict(zip(names, self.session.run(names, inputs)))
         except _ORT_INVALID_ARGUMENT as exc:
-            raise InvalidInput(f"model {self.config.name!r} rejected the input: {exc}") from exc
+            raise InvalidInput(f"rejected the input: {exc}", model=self.config.name, sep=" ") from exc
         except Exception as exc:
-            raise ModelExecutionError(f"model {self.config.name!r} failed to execute: {exc}") from exc
-        return {name: from_ort_strings(array) for name, array in results.items()}
+            raise ModelExecutionError(f"failed to execute: {exc}", model=self.config.name, sep=" ") from exc
+        return results
 
     def _run_bound(self, inputs: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
         # On CUDA, binding copies each input to the device once and lets ORT
@@ -187,7 +167,7 @@ class OrtRuntime:
             dims = [cfg.warmup.sequence_length if d == -1 else d for d in spec.dims]
             shape = ([batch_size] if cfg.batched else []) + dims
             if spec.datatype == "BYTES":
-                inputs[spec.name] = np.full(shape, b"a", dtype=object)
+                inputs[spec.name] = np.full(shape, "a", dtype=object)
             else:
                 inputs[spec.name] = np.ones(shape, dtype=numpy_dtype(spec.datatype))
         return inputs

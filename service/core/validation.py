@@ -1,10 +1,11 @@
-"""Everything checkable about one request, checked before it is queued, in one place.
+"""Everything checkable about one request against its model, checked before it is queued, in one place.
 
-Names, datatypes, shapes, size limits, NaN/Inf, UTF-8 of BYTES, the declared
-value constraints, the row limit, requested outputs and the timeout. A batch
-then can only fail for reasons no single request caused; the batcher only
-schedules. Every message names the model, the input, what was expected and
-what was received, and only the sender's own values.
+Names, datatypes, shapes, size limits, NaN/Inf, BYTES as text, the declared value
+constraints, the row limit and the requested outputs (the request's form and its
+timeout were checked by the front door that decoded it). A batch then can only
+fail for reasons no single request caused; the batcher only schedules. Every
+message names the model, the input, what was expected and what was received, and
+only the sender's own values.
 """
 
 from __future__ import annotations
@@ -25,76 +26,76 @@ def check_inputs(
     *,
     max_elements: int,
     max_sequence: int | None = None,
-) -> None:
-    model = f"model {config.name!r}"
-    declared = [s.name for s in config.input]
-    unknown = sorted(set(tensors) - set(declared))
-    if unknown:
-        raise InvalidInput(f"{model}: unknown input(s) {unknown}; expected {declared}")
-    missing = [n for n in declared if n not in tensors]
-    if missing:
-        raise InvalidInput(f"{model}: missing input(s) {missing}; expected {declared}")
+) -> dict[str, np.ndarray]:
+    """Raise on the first problem; return the inputs as the runtime takes them (BYTES as `str`)."""
+    model = config.name
+    declared = config.input_names
+    if len(tensors) != len(declared) or not all(n in tensors for n in declared):
+        unknown = sorted(set(tensors) - set(declared))
+        if unknown:
+            raise InvalidInput(f"unknown input(s) {unknown}; expected {declared}", model=model)
+        missing = [n for n in declared if n not in tensors]
+        raise InvalidInput(f"missing input(s) {missing}; expected {declared}", model=model)
     rows: int | None = None
     for spec in config.input:
-        array = tensors[spec.name]
-        where = f"{model}, input {spec.name!r}"
+        name = spec.name
+        array = tensors[name]
         datatype = kserve_datatype(array.dtype)
         if datatype != spec.datatype:
-            raise InvalidInput(f"{where}: expected datatype {spec.datatype}, got {datatype}")
+            raise InvalidInput(f"expected datatype {spec.datatype}, got {datatype}", model=model, input=name)
         if array.size > max_elements:
-            raise PayloadTooLarge(f"{where}: {array.size} elements exceed the limit of {max_elements}")
+            raise PayloadTooLarge(f"{array.size} elements exceed the limit of {max_elements}", model=model, input=name)
         expected = ([-1] if config.batched else []) + spec.dims
         shape = list(array.shape)
         if len(shape) != len(expected) or any(e not in (-1, s) for e, s in zip(expected, shape)):
-            raise InvalidInput(f"{where}: expected shape {expected} (-1 = any), got {shape}")
+            raise InvalidInput(f"expected shape {expected} (-1 = any), got {shape}", model=model, input=name)
         if config.batched:
             if shape[0] < 1:
-                raise InvalidInput(f"{where}: batch dimension must be at least 1, got {shape[0]}")
+                raise InvalidInput(f"batch dimension must be at least 1, got {shape[0]}", model=model, input=name)
             if rows is not None and shape[0] != rows:
-                raise InvalidInput(f"{where}: batch dimension {shape[0]} differs from other inputs' {rows}")
+                raise InvalidInput(
+                    f"batch dimension {shape[0]} differs from other inputs' {rows}", model=model, input=name)
             rows = shape[0]
-        if max_sequence is not None:
-            for axis, name in enumerate(spec.axis_names or []):
+        if max_sequence is not None and spec.axis_names:
+            for axis, axis_name in enumerate(spec.axis_names):
                 length = shape[axis + (1 if config.batched else 0)]
-                if name and length > max_sequence:
-                    raise PayloadTooLarge(
-                        f"{where}: axis {name!r} has length {length}, over the limit of {max_sequence}"
-                    )
+                if axis_name and length > max_sequence:
+                    raise PayloadTooLarge(f"axis {axis_name!r} has length {length}, over the limit of {max_sequence}",
+                                          model=model, input=name)
         allow = config.allow_nonfinite if spec.allow_nonfinite is None else spec.allow_nonfinite
         if not allow and array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise InvalidInput(f"{where}: NaN or Inf values are not allowed for this model")
+            raise InvalidInput("NaN or Inf values are not allowed for this model", model=model, input=name)
         if spec.datatype == "BYTES":
-            _check_utf8(array, where)
-        check_values(config, spec, tensors, where)
+            tensors[name] = as_text(array, model, name)
+        check_values(config, spec, tensors)
     if rows is not None and rows > config.max_batch_size:
-        raise InvalidInput(f"{model}: batch of {rows} rows exceeds max_batch_size {config.max_batch_size}")
+        raise InvalidInput(f"batch of {rows} rows exceeds max_batch_size {config.max_batch_size}", model=model)
+    return tensors
 
 
-def _check_utf8(array: np.ndarray, where: str) -> None:
-    """ONNX Runtime string tensors hold text: each BYTES element must be UTF-8."""
-    for index, value in enumerate(array.reshape(-1)):
-        if isinstance(value, str):
+def as_text(array: np.ndarray, model: str, name: str) -> np.ndarray:
+    """ONNX Runtime string tensors hold text: each BYTES element is decoded from UTF-8 here,
+    the one pass it gets (JSON strings arrive as text and are kept as they are)."""
+    flat = array.reshape(-1)
+    if all(type(v) is str for v in flat):
+        return array
+    out = np.empty(flat.shape, dtype=object)
+    for index, value in enumerate(flat):
+        if type(value) is str:
+            out[index] = value
             continue
         try:
-            bytes(value).decode("utf-8")
+            out[index] = bytes(value).decode("utf-8")
         except (UnicodeDecodeError, TypeError):
-            raise InvalidInput(f"{where}: BYTES element {index} is not valid UTF-8 text") from None
+            raise InvalidInput(f"BYTES element {index} is not valid UTF-8 text", model=model, input=name) from None
+    return out.reshape(array.shape)
 
 
 def check_outputs(config: ModelConfig, requested: Iterable[str] | None) -> None:
     """Requested outputs must be declared ones: checked before the model runs, not after."""
     if requested is None:
         return
-    declared = [s.name for s in config.output]
-    unknown = sorted(set(requested) - set(declared))
+    declared = config.output_datatypes
+    unknown = sorted(n for n in requested if n not in declared)
     if unknown:
-        raise InvalidInput(f"model {config.name!r}: unknown output(s) {unknown}; expected some of {sorted(declared)}")
-
-
-def check_timeout(value: object) -> float | None:
-    """The `timeout` request parameter: a positive number of seconds, or absent."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
-        raise InvalidInput(f"parameter 'timeout' must be a positive number of seconds, got {value!r}")
-    return float(value)
+        raise InvalidInput(f"unknown output(s) {unknown}; expected some of {sorted(declared)}", model=config.name)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.config import ModelConfig
-from ..core.errors import PayloadTooLarge, Unprocessable
 from ..core.config_blocks import ClassificationPostprocessing
+from ..core.errors import PayloadTooLarge, Unprocessable
 
 
 def attention_output(config: ModelConfig) -> str | None:

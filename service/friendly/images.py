@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..core.config import ModelConfig, TensorSpec
-from ..core.errors import InvalidInput, PayloadTooLarge
 from ..core.config_blocks import ImagePreprocessing
+from ..core.errors import InvalidInput, PayloadTooLarge
 
 IMAGE_FORMATS = ("PNG", "JPEG")
 MAX_IMAGE_PIXELS = 4096 * 4096  # decoded size; larger uploads answer 413 before decoding

@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from ..core.config import ModelConfig
-from ..core.errors import Unprocessable
 from ..core.config_blocks import ImagePostprocessing
+from ..core.errors import Unprocessable
 
 DEFAULT_TOP_K = 5
 DEFAULT_THRESHOLD = 0.5

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.config import ModelConfig, TensorSpec
+from ..core.config_blocks import ImagePreprocessing, SequencePreprocessing, TextPreprocessing
 from ..core.datatypes import numpy_dtype
 from ..core.errors import InvalidInput, PayloadTooLarge, Unprocessable
-from ..core.config_blocks import ImagePreprocessing, SequencePreprocessing, TextPreprocessing
 from .images import ImageSpec, image_tensor_and_inversion, open_image
 
 KINDS = {"image": "image", "sequence": "sequence", "chars": "text", "text": "text"}

@@ -8,15 +8,15 @@ same functions) or typed in `contents`. Answers use the form the request used.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..core.datatypes import numpy_dtype
 from ..core.errors import InvalidInput
+from ..core.request import Deadline, InferRequest, timeout_parameter
 from ..protocol.binary import decode_binary_tensor, encode_binary_tensor
-from ..protocol.inference import InferenceRequest, RequestedOutput
+from ..protocol.inference import RequestedOutput, WireRequest, requested_outputs
 from ..protocol.json_tensors import check_datatype, check_shape
 from ._generated import grpc_service_pb2 as pb
 
@@ -35,17 +35,6 @@ _CONTENTS: dict[str, tuple[str, str]] = {
     "FP64": ("fp64_contents", "<f8"),
     "BYTES": ("bytes_contents", "object"),
 }
-
-
-@dataclass
-class DecodedRequest:
-    request: InferenceRequest
-    raw: bool  # answer in raw_output_contents (the request used raw_input_contents)
-
-    @property
-    def requested(self) -> list[str] | None:
-        outputs = self.request.outputs
-        return None if outputs is None else [o.name for o in outputs]
 
 
 def parameter_value(param: Any) -> Any:
@@ -75,8 +64,9 @@ def _typed(name: str, datatype: str, shape: list[int], contents: pb.InferTensorC
     return array.astype(target, copy=False).reshape(shape)
 
 
-def decode_request(message: pb.ModelInferRequest) -> DecodedRequest:
-    """Check and decode every input, with the same words as the HTTP decoder."""
+def decode_request(message: pb.ModelInferRequest, time_remaining: float | None = None) -> WireRequest:
+    """Check and decode every input, with the same words as the HTTP decoder. The deadline is
+    the earlier of the `timeout` parameter and the call's own (`time_remaining`, seconds)."""
     if not message.inputs:
         raise InvalidInput("'inputs' must be a non-empty list, got []")
     raw = message.raw_input_contents
@@ -86,7 +76,6 @@ def decode_request(message: pb.ModelInferRequest) -> DecodedRequest:
             "send every input raw or none"
         )
     inputs: dict[str, np.ndarray] = {}
-    datatypes: dict[str, str] = {}
     for i, tensor in enumerate(message.inputs):
         name = tensor.name
         if not name:
@@ -101,25 +90,28 @@ def decode_request(message: pb.ModelInferRequest) -> DecodedRequest:
             inputs[name] = decode_binary_tensor(name, datatype, shape, memoryview(raw[i]))
         else:
             inputs[name] = _typed(name, datatype, shape, tensor.contents)
-        datatypes[name] = datatype
-    parameters = {key: parameter_value(value) for key, value in message.parameters.items()}
+    timeout_param = message.parameters.get("timeout")
+    timeout = None if timeout_param is None else timeout_parameter(parameter_value(timeout_param))
+    deadline = None if timeout is None else Deadline.after(timeout)
+    if time_remaining is not None:
+        deadline = Deadline.after(time_remaining) if deadline is None else deadline.earlier(time_remaining)
     outputs = [RequestedOutput(o.name, bool(raw)) for o in message.outputs] or None
-    request = InferenceRequest(
-        id=message.id or None, parameters=parameters, inputs=inputs, outputs=outputs,
-        binary_default=bool(raw), datatypes=datatypes,
+    request = InferRequest(
+        message.model_name, message.model_version or None, inputs, requested_outputs(outputs), deadline,
+        message.id or None,
     )
-    return DecodedRequest(request, raw=bool(raw))
+    return WireRequest(request, outputs, binary_default=bool(raw))
 
 
 def encode_response(
-    decoded: DecodedRequest, model_name: str, model_version: str,
-    results: dict[str, np.ndarray], datatypes: dict[str, str],
+    wire: WireRequest, model_version: str, results: dict[str, np.ndarray], datatypes: dict[str, str],
 ) -> pb.ModelInferResponse:
-    names = decoded.requested or list(results)
+    names = [o.name for o in wire.outputs] if wire.outputs else list(results)
     # FP16/BF16 have no typed field: if any output needs raw, every output goes raw
     # (raw_output_contents lines up with `outputs` one to one).
-    raw = decoded.raw or any(datatypes[n] not in _CONTENTS for n in names)
-    response = pb.ModelInferResponse(model_name=model_name, model_version=model_version, id=decoded.request.id or "")
+    raw = wire.binary_default or any(datatypes[n] not in _CONTENTS for n in names)
+    request = wire.request
+    response = pb.ModelInferResponse(model_name=request.model, model_version=model_version, id=request.id or "")
     for name in names:
         array = results[name]
         tensor = response.outputs.add(name=name, datatype=datatypes[name], shape=list(array.shape))

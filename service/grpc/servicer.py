@@ -22,7 +22,6 @@ from ..core.errors import (
     InvalidInput,
     ModelUnavailable,
     NotFound,
-    Overloaded,
     ServiceError,
 )
 from ..core.repository import ModelRepository, State
@@ -126,23 +125,17 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         check_api_key(_token(context), self.settings.api_key)
         # The HTTP front door's in-flight cap, shared: one count for both protocols.
         if not self.admission.try_enter():
-            raise Overloaded(self.admission.message)
+            raise self.admission.error()
         try:
-            decoded = decode_request(request)
-            timeout_s = decoded.request.timeout_s
-            remaining = context.time_remaining()
-            if remaining is not None:  # the client's deadline is the request's deadline
-                if remaining <= 0:  # already passed: never queued, and not a client input error
-                    raise DeadlineExceeded(f"model {request.model_name!r}: the call's deadline passed before it was queued")
-                timeout_s = remaining if timeout_s is None else min(timeout_s, remaining)
+            remaining = context.time_remaining()  # the client's deadline is the request's deadline
+            if remaining is not None and remaining <= 0:  # already passed: never queued, not a client input error
+                raise DeadlineExceeded("the call's deadline passed before it was queued", model=request.model_name)
+            wire = decode_request(request, remaining)
             # A cancelled call cancels this coroutine, and with it the queued request.
-            answer = await run_inference(
-                self.repo, request.model_name, _version(request.model_version),
-                decoded.request.inputs, decoded.requested, timeout_s,
-            )
+            answer = await run_inference(self.repo, wire.request)
         finally:
             self.admission.leave()
-        return encode_response(decoded, answer.model_name, answer.model_version, answer.outputs, answer.datatypes)
+        return encode_response(wire, answer.model_version, answer.outputs, answer.datatypes)
 
     # -- extensions: configuration, statistics, repository -------------------------
 

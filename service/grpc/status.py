@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import grpc
 
-from ..core.errors import ServiceError, status_code_for
+from ..core.errors import ServiceError, retry_after_seconds, status_code_for
 
 _BY_HTTP_STATUS: dict[int, grpc.StatusCode] = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
@@ -29,6 +29,5 @@ def grpc_code_for(exc: ServiceError) -> grpc.StatusCode:
 
 def trailing_metadata(exc: ServiceError) -> tuple[tuple[str, str], ...]:
     """HTTP's Retry-After, as trailing metadata (the key gRPC's retry policies know)."""
-    if exc.retry_after is None:
-        return ()
-    return (("retry-after", str(max(1, round(exc.retry_after)))),)
+    value = retry_after_seconds(exc)
+    return () if value is None else (("retry-after", value),)

@@ -1,8 +1,8 @@
 """The one call every inference front door makes after decoding: run, then pick the outputs.
 
-HTTP (JSON and binary) and gRPC decode their own wire formats, then all of them
-come here, so the repository, batcher, limits, metrics and statistics are shared
-and every check answers with the same words everywhere.
+HTTP (JSON and binary) and gRPC decode their own wire formats into a typed
+InferRequest, then all of them come here, so the repository, batcher, limits,
+metrics and statistics are shared and every check answers with the same words.
 """
 
 from __future__ import annotations
@@ -13,31 +13,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.repository import ModelRepository
+from ..core.request import InferRequest
 from .inference import build_response, parse_request
 
 
-@dataclass
+@dataclass(slots=True)
 class Answer:
     model_name: str
     model_version: str
-    # Every output the model produced; the caller encodes the ones it was asked for.
+    # Every output the model produced for this request; the caller encodes the ones asked for.
     outputs: dict[str, np.ndarray]
-    datatypes: dict[str, str]
+    datatypes: dict[str, str]  # the model's output datatypes (built once, when it loaded)
 
 
-async def run_inference(
-    repo: ModelRepository,
-    model_name: str,
-    model_version: str | None,
-    inputs: dict[str, np.ndarray],
-    requested: list[str] | None,
-    timeout: object,
-) -> Answer:
-    """Queue one decoded request; the repository checks the inputs, the requested
-    outputs and the raw `timeout` parameter before queueing (core/validation.py)."""
-    mv, result = await repo.infer(model_name, model_version, inputs, timeout, requested)
-    datatypes = {s.name: s.datatype for s in mv.config.output}
-    return Answer(model_name, str(mv.version), result.outputs, datatypes)
+async def run_inference(repo: ModelRepository, request: InferRequest) -> Answer:
+    """Queue one decoded request; the repository checks it against the model before queueing."""
+    mv, result = await repo.infer(request)
+    return Answer(request.model, mv.label, result.outputs, mv.config.output_datatypes)
 
 
 async def answer_infer(
@@ -52,12 +44,9 @@ async def answer_infer(
 ) -> tuple[bytes, int | None]:
     """One OIP `/infer` call over HTTP, bytes in and bytes out: parse, queue, await, encode.
 
-    Both HTTP routes (the pure-ASGI fast path and FastAPI's documented route) call
+    Both HTTP routes (the pure-ASGI endpoint and FastAPI's documented route) call
     this; `guard` wraps the wait (it cancels the work when the client goes away).
     Returns (body, JSON header length, or None when the body is plain JSON)."""
-    parsed = parse_request(body, header_length, max_depth=max_depth)
-    requested = None if parsed.outputs is None else [o.name for o in parsed.outputs]
-    answer = await guard(
-        run_inference(repo, model_name, model_version, parsed.inputs, requested, parsed.parameters.get("timeout"))
-    )
-    return build_response(model_name, answer.model_version, parsed, answer.outputs, answer.datatypes)
+    wire = parse_request(body, header_length, model_name, model_version, max_depth=max_depth)
+    answer = await guard(run_inference(repo, wire.request))
+    return build_response(answer.model_version, wire, answer.outputs, answer.datatypes)

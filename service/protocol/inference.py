@@ -1,40 +1,41 @@
-"""Parsing an OIP inference request body and building its response body.
+"""Parsing an OIP inference request body into the core's typed request, and building its answer.
 
-Pure bytes in, bytes out: the HTTP layer only moves headers and bodies.
+Pure bytes in, bytes out: the HTTP layer only moves headers and bodies. Everything
+about the request's form is checked here, once (names, shapes, datatypes, the
+binary layout, parameters); what depends on the model is checked by the core.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import orjson
 
 from ..core.errors import InvalidInput, PayloadTooLarge
-from ..core.validation import check_timeout
+from ..core.request import Deadline, InferRequest, timeout_parameter
 from .binary import HEADER, BinaryReader, binary_view, decode_binary_tensor, split_body
 from .json_tensors import check_datatype, check_shape, decode_json_data, encode_json_data
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestedOutput:
     name: str
     binary: bool
 
 
-@dataclass
-class InferenceRequest:
-    id: str | None
-    parameters: dict[str, Any]
-    inputs: dict[str, np.ndarray]
-    outputs: list[RequestedOutput] | None = None
-    binary_default: bool = False
-    datatypes: dict[str, str] = field(default_factory=dict)
+@dataclass(slots=True)
+class WireRequest:
+    """What a front door decoded: the core's request, and how its answer is to be encoded."""
 
-    @property
-    def timeout_s(self) -> float | None:
-        return check_timeout(self.parameters.get("timeout"))
+    request: InferRequest
+    outputs: list[RequestedOutput] | None  # in the order asked for, each with its encoding; None: all
+    binary_default: bool  # the encoding of outputs not asked for by name (gRPC: raw contents)
+
+
+def requested_outputs(outputs: list[RequestedOutput] | None) -> frozenset[str] | None:
+    return None if outputs is None else frozenset(o.name for o in outputs)
 
 
 def json_depth(value: Any, limit: int, depth: int = 1) -> None:
@@ -58,20 +59,10 @@ def _object(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def parse_request(body: bytes, header_length: str | None, *, max_depth: int = 32) -> InferenceRequest:
-    header, remainder = split_body(body, header_length)
-    try:
-        doc = _object(orjson.loads(header), "request body")
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"request body is not valid JSON: {exc}") from None
-    json_depth(doc, max_depth)
-    parameters = _object(doc.get("parameters") or {}, "'parameters'")
-    raw_inputs = doc.get("inputs")
+def _inputs(raw_inputs: Any, reader: BinaryReader) -> dict[str, np.ndarray]:
     if not isinstance(raw_inputs, list) or not raw_inputs:
         raise InvalidInput(f"'inputs' must be a non-empty list, got {raw_inputs!r:.80}")
-    reader = BinaryReader(remainder)
     inputs: dict[str, np.ndarray] = {}
-    datatypes: dict[str, str] = {}
     for i, raw in enumerate(raw_inputs):
         raw = _object(raw, f"inputs[{i}]")
         name = raw.get("name")
@@ -85,48 +76,60 @@ def parse_request(body: bytes, header_length: str | None, *, max_depth: int = 32
         if "binary_data_size" in params:
             if "data" in raw:
                 raise InvalidInput(f"input {name!r}: has both 'data' and binary_data_size")
-            chunk = reader.take(name, params["binary_data_size"])
-            inputs[name] = decode_binary_tensor(name, datatype, shape, chunk)
+            inputs[name] = decode_binary_tensor(name, datatype, shape, reader.take(name, params["binary_data_size"]))
         elif "data" in raw:
             inputs[name] = decode_json_data(name, datatype, shape, raw["data"])
         else:
             raise InvalidInput(f"input {name!r}: needs 'data' or a binary_data_size parameter")
-        datatypes[name] = datatype
     reader.finish()
-    outputs = None
-    if doc.get("outputs") is not None:
-        if not isinstance(doc["outputs"], list):
-            raise InvalidInput(f"'outputs' must be a list, got {type(doc['outputs']).__name__}")
-        outputs = []
-        for j, raw in enumerate(doc["outputs"]):
-            raw = _object(raw, f"outputs[{j}]")
-            if not isinstance(raw.get("name"), str):
-                raise InvalidInput(f"outputs[{j}]: 'name' must be a string, got {raw.get('name')!r}")
-            params = _object(raw.get("parameters") or {}, f"output {raw['name']!r} 'parameters'")
-            binary = params.get("binary_data", parameters.get("binary_data_output", False))
-            outputs.append(RequestedOutput(raw["name"], bool(binary)))
+    return inputs
+
+
+def _outputs(raw_outputs: Any, binary_default: bool) -> list[RequestedOutput] | None:
+    if raw_outputs is None:
+        return None
+    if not isinstance(raw_outputs, list):
+        raise InvalidInput(f"'outputs' must be a list, got {type(raw_outputs).__name__}")
+    outputs = []
+    for j, raw in enumerate(raw_outputs):
+        raw = _object(raw, f"outputs[{j}]")
+        if not isinstance(raw.get("name"), str):
+            raise InvalidInput(f"outputs[{j}]: 'name' must be a string, got {raw.get('name')!r}")
+        params = _object(raw.get("parameters") or {}, f"output {raw['name']!r} 'parameters'")
+        outputs.append(RequestedOutput(raw["name"], bool(params.get("binary_data", binary_default))))
+    return outputs
+
+
+def parse_request(
+    body: bytes, header_length: str | None, model: str, version: str | None, *, max_depth: int = 32
+) -> WireRequest:
+    """An OIP request body (JSON, or the binary extension's JSON header and tensors) -> WireRequest."""
+    header, remainder = split_body(body, header_length)
+    try:
+        doc = _object(orjson.loads(header), "request body")
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"request body is not valid JSON: {exc}") from None
+    json_depth(doc, max_depth)
+    parameters = _object(doc.get("parameters") or {}, "'parameters'")
+    inputs = _inputs(doc.get("inputs"), BinaryReader(remainder))
+    binary_default = bool(parameters.get("binary_data_output", False))
+    outputs = _outputs(doc.get("outputs"), binary_default)
     request_id = doc.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidInput(f"'id' must be a string, got {type(request_id).__name__}")
-    return InferenceRequest(
-        id=request_id,
-        parameters=parameters,
-        inputs=inputs,
-        outputs=outputs,
-        binary_default=bool(parameters.get("binary_data_output", False)),
-        datatypes=datatypes,
+    timeout = timeout_parameter(parameters.get("timeout"))
+    request = InferRequest(
+        model, version, inputs, requested_outputs(outputs), None if timeout is None else Deadline.after(timeout),
+        request_id,
     )
+    return WireRequest(request, outputs, binary_default)
 
 
 def build_response(
-    model_name: str,
-    model_version: str,
-    request: InferenceRequest,
-    results: dict[str, np.ndarray],
-    datatypes: dict[str, str],
+    model_version: str, wire: WireRequest, results: dict[str, np.ndarray], datatypes: dict[str, str]
 ) -> tuple[bytes, int | None]:
     """Return (body, header length or None when the body is plain JSON)."""
-    wanted = request.outputs or [RequestedOutput(n, request.binary_default) for n in results]
+    wanted = wire.outputs or [RequestedOutput(n, wire.binary_default) for n in results]
     outputs: list[dict[str, Any]] = []
     buffers: list[bytes | memoryview] = []
     for out in wanted:
@@ -139,13 +142,13 @@ def build_response(
         else:
             entry["data"] = encode_json_data(array)
         outputs.append(entry)
-    doc = {"model_name": model_name, "model_version": model_version, "outputs": outputs}
-    if request.id is not None:
-        doc["id"] = request.id
+    doc: dict[str, Any] = {"model_name": wire.request.model, "model_version": model_version, "outputs": outputs}
+    if wire.request.id is not None:
+        doc["id"] = wire.request.id
     header = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
     if not buffers:
         return header, None
     return b"".join([header, *buffers]), len(header)
 
 
-__all__ = ["HEADER", "InferenceRequest", "RequestedOutput", "build_response", "json_depth", "parse_request"]
+__all__ = ["HEADER", "RequestedOutput", "WireRequest", "build_response", "json_depth", "parse_request"]

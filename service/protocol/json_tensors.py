@@ -74,8 +74,9 @@ def decode_json_data(name: str, datatype: str, shape: list[int], data: Any) -> n
         flat = _flatten(name, data)
         if not all(isinstance(v, str) for v in flat):
             raise InvalidInput(f"input {name!r}: BYTES data must be strings")
+        # Kept as text: ORT string tensors take `str`, so JSON strings need no UTF-8 pass at all.
         values = np.empty(len(flat), dtype=object)
-        values[:] = [v.encode("utf-8") for v in flat]
+        values[:] = flat
     else:
         try:
             values = np.asarray(data)

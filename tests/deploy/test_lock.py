@@ -9,7 +9,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from .conftest import CONSTRAINTS, ROOT
+from .conftest import ROOT
 from .test_dockerfile import PYPROJECT, pins
 
 # Installed into the venv by `python -m venv` itself, not by the lock; the images pin them through it.

@@ -50,8 +50,8 @@ def concrete(expr: str) -> str:
 
 def server_metric_names() -> set[str]:
     """Every sample name the server really exports: a scrape of Metrics after one of each event."""
-    from service.core.metrics import Metrics
     from service.core.batch_results import Result
+    from service.core.metrics import Metrics
 
     m = Metrics()
     m.observer("m", "1").on_batch(2, 0.001)
@@ -157,8 +157,8 @@ def _series(text: str) -> dict[str, float]:
 def test_a_triton_style_query_evaluates_on_what_the_server_exports(tmp_path):
     """PromQL as Triton's dashboards write it (bare `nv_*` names, `model`/`version` labels),
     evaluated by promtool over three real scrapes of the server's metrics, 30 s apart."""
-    from service.core.metrics import Metrics
     from service.core.batch_results import Result
+    from service.core.metrics import Metrics
 
     m = Metrics()
     scrapes = [_series(m.render().decode())]

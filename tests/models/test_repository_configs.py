@@ -15,8 +15,8 @@ import pytest
 
 from models.cli import REPOSITORY
 from models.export import sha256_file
-from service.core.config import load_model_config
 from service.core.batch_assembly import stack, unstack
+from service.core.config import load_model_config
 from service.core.runtime import OrtRuntime
 from service.core.settings import Settings
 

@@ -33,9 +33,9 @@ INPUTS = {
 def test_binary_request_is_what_the_service_parses():
     spec = build_binary("vowels", None, INPUTS, ["probabilities"])
     assert spec.path == "/v2/models/vowels/infer" and spec.items == 2
-    parsed = parse_request(spec.body, spec.headers[HEADER])
+    parsed = parse_request(spec.body, spec.headers[HEADER], "vowels", None)
     for name, array in INPUTS.items():
-        np.testing.assert_array_equal(parsed.inputs[name], array)
+        np.testing.assert_array_equal(parsed.request.inputs[name], array)
     assert parsed.outputs == [RequestedOutput("probabilities", True)]
     assert parsed.binary_default
 
@@ -43,10 +43,10 @@ def test_binary_request_is_what_the_service_parses():
 def test_json_request_is_what_the_service_parses():
     spec = build_json("vowels", "3", INPUTS, ["probabilities"])
     assert spec.path == "/v2/models/vowels/versions/3/infer"
-    parsed = parse_request(spec.body, None)
+    parsed = parse_request(spec.body, None, "vowels", "3").request
     for name, array in INPUTS.items():
         np.testing.assert_allclose(parsed.inputs[name], array, rtol=1e-7)
-        assert parsed.datatypes[name] == {"frames": "FP32", "lengths": "INT64"}[name]
+        assert parsed.inputs[name].dtype == {"frames": np.float32, "lengths": np.int64}[name]
 
 
 def test_bytes_tensors_carry_a_length_prefix():
@@ -56,10 +56,10 @@ def test_bytes_tensors_carry_a_length_prefix():
 
 @pytest.mark.parametrize("binary", [True, False])
 def test_responses_decode_binary_or_json(binary):
-    request = parse_request(build_json("m", None, {"x": np.zeros((2, 1), np.float32)}, ["p", "n"]).body, None)
-    request.outputs = [RequestedOutput("p", binary), RequestedOutput("n", binary)]
+    wire = parse_request(build_json("m", None, {"x": np.zeros((2, 1), np.float32)}, ["p", "n"]).body, None, "m", None)
+    wire.outputs = [RequestedOutput("p", binary), RequestedOutput("n", binary)]
     results = {"p": np.array([[0.25, 0.75], [1.0, 0.0]], np.float32), "n": np.array([3, 4], np.int64)}
-    body, header_length = build_response("m", "1", request, results, {"p": "FP32", "n": "INT64"})
+    body, header_length = build_response("1", wire, results, {"p": "FP32", "n": "INT64"})
     decoded = parse_infer_response(body, None if header_length is None else str(header_length))
     for name, array in results.items():
         np.testing.assert_array_equal(decoded[name], array)

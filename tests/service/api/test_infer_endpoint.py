@@ -28,11 +28,12 @@ def metric(client, name: str, **labels: str) -> float:
 
 
 def test_infer_paths_are_matched_as_fastapi_matches_them():
-    assert infer_target("/v2/models/affine/infer") == ("affine", None)
-    assert infer_target("/v2/models/affine/versions/2/infer") == ("affine", "2")
+    assert infer_target("POST", "/v2/models/affine/infer") == ("affine", None)
+    assert infer_target("POST", "/v2/models/affine/versions/2/infer") == ("affine", "2")
     for other in ("/v2/models/affine", "/v2/models//infer", "/v2/models/a/versions//infer",
                   "/v2/models/a/b/infer", "/v2/models/affine/predict", "/v2/models/stats"):
-        assert infer_target(other) is None, other
+        assert infer_target("POST", other) is None, other
+    assert infer_target("GET", "/v2/models/affine/infer") is None
 
 
 def test_infer_is_answered_without_fastapi_routing(client, monkeypatch):
@@ -49,7 +50,7 @@ def test_infer_is_answered_without_fastapi_routing(client, monkeypatch):
 def test_the_documented_route_gives_the_same_answers(client, monkeypatch):
     body = {"inputs": [X], "outputs": [{"name": "y"}]}
     fast = client.post("/v2/models/affine/versions/1/infer", json=body)
-    monkeypatch.setattr(infer_endpoint, "infer_target", lambda path: None)  # everything falls through to FastAPI
+    monkeypatch.setattr("service.api.edge.infer_target", lambda method, path: None)  # all of it through FastAPI
     routed = client.post("/v2/models/affine/versions/1/infer", json=body)
     assert routed.status_code == fast.status_code == 200 and routed.content == fast.content
     missing = client.post("/v2/models/nope/infer", json=body)
@@ -180,7 +181,7 @@ def test_a_deadline_that_passes_in_the_queue_answers_504(client):
 
 async def test_a_disconnect_cancels_the_queued_work_and_sends_nothing(tiny_repo):
     app = create_app(Settings(repository=tiny_repo))
-    handler = infer_endpoint.FastInfer(app, app.state.repository, app.state.settings)
+    handler = infer_endpoint.InferEndpoint(None, app.state.repository, app.state.settings)
     cancelled = asyncio.Event()
 
     async def never_answers(*args, **kwargs):
@@ -227,4 +228,4 @@ def test_only_the_requested_outputs_are_fetched_from_the_runtime(client):
     r = client.post("/v2/models/affine/infer", json={"inputs": [X], "outputs": [{"name": "z"}]})
     assert r.status_code == 200 and [o["name"] for o in r.json()["outputs"]] == ["z"]
     assert client.post("/v2/models/affine/infer", json={"inputs": [X]}).status_code == 200
-    assert fetched == [["z"], None]
+    assert fetched == [["z"], None]  # the batcher fetches the union of what its requests asked for, sorted

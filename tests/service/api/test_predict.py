@@ -70,15 +70,15 @@ def test_each_item_is_queued_on_its_own(client):
     calls = []
     original = repo.infer
 
-    async def spy(name, version, inputs, timeout_s=None, outputs=None):
-        calls.append(({k: v.shape for k, v in inputs.items()}, outputs))
-        return await original(name, version, inputs, timeout_s, outputs)
+    async def spy(request):
+        calls.append(({k: v.shape for k, v in request.inputs.items()}, request.outputs))
+        return await original(request)
 
     repo.infer = spy
     files = [("file", (f"{i}.png", png(digit(i)), "image/png")) for i in range(4)]
     assert client.post("/v2/models/img_cls/predict", files=files).status_code == 200
     # Each asks only for the output its answer reads (its postprocessing output, never the rest).
-    assert calls == [({"image": (1, 1, 8, 8)}, ["probabilities"])] * 4
+    assert calls == [({"image": (1, 1, 8, 8)}, frozenset({"probabilities"}))] * 4
 
 
 def test_json_pixel_arrays_and_base64_match_the_upload(client):

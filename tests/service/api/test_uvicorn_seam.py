@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from service.api.early_answer import SMALL_BODY
 from service.api.uvicorn_seam import one_small_request
-from service.api.middleware import SMALL_BODY
 
 BODY = b'{"inputs": []}'
 

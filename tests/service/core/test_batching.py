@@ -10,10 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from service.core.batch_results import BatchObserver
 from service.core.batching import Batcher
 from service.core.config import ModelConfig
 from service.core.errors import DeadlineExceeded, ModelExecutionError, Overloaded, ShuttingDown
-from service.core.batch_results import BatchObserver
+from service.core.request import Deadline
 
 CONFIG = ModelConfig.model_validate({
     "name": "m",
@@ -173,7 +174,7 @@ async def test_deadline_expires_in_queue(executor):
     first = asyncio.ensure_future(batcher.submit(x(0.0)))
     await asyncio.sleep(0.01)
     with pytest.raises(DeadlineExceeded, match="timed out after 0.02 s"):
-        await batcher.submit(x(1.0), timeout_s=0.02)
+        await batcher.submit(x(1.0), Deadline.after(0.02))
     rec.gate.set()
     await first
     assert rec.batches == [1]  # the expired request was never computed
@@ -296,9 +297,9 @@ async def test_a_batch_fetches_only_the_union_of_the_requested_outputs(executor)
     fetch = Fetching()
     batcher = await started(Batcher(TWO_OUTPUTS, fetch, executor))
     fetch.gate.clear()
-    first = asyncio.ensure_future(batcher.submit(x(1.0), outputs=["y"]))
+    first = asyncio.ensure_future(batcher.submit(x(1.0), outputs=frozenset({"y"})))
     await asyncio.sleep(0.01)  # running alone, held by the gate
-    both = [asyncio.ensure_future(batcher.submit(x(float(i)), outputs=["y"])) for i in (2, 3)]
+    both = [asyncio.ensure_future(batcher.submit(x(float(i)), outputs=frozenset({"y"}))) for i in (2, 3)]
     await asyncio.sleep(0.01)
     fetch.gate.set()
     results = await asyncio.gather(first, *both)
@@ -307,10 +308,10 @@ async def test_a_batch_fetches_only_the_union_of_the_requested_outputs(executor)
     np.testing.assert_array_equal(results[2].outputs["y"], [[6.0, 6.0]])
 
     fetch.gate.clear()
-    first = asyncio.ensure_future(batcher.submit(x(1.0), outputs=["y"]))
+    first = asyncio.ensure_future(batcher.submit(x(1.0), outputs=frozenset({"y"})))
     await asyncio.sleep(0.01)
-    mixed = [asyncio.ensure_future(batcher.submit(x(2.0), outputs=["z"])),
-             asyncio.ensure_future(batcher.submit(x(3.0), outputs=["y"]))]
+    mixed = [asyncio.ensure_future(batcher.submit(x(2.0), outputs=frozenset({"z"}))),
+             asyncio.ensure_future(batcher.submit(x(3.0), outputs=frozenset({"y"})))]
     await asyncio.sleep(0.01)
     fetch.gate.set()
     _, z_only, y_only = await asyncio.gather(first, *mixed)
@@ -346,4 +347,13 @@ async def test_a_batch_reports_building_running_and_slicing_apart(executor):
     assert 0 < in3 < infer1 and 0 < out3 < infer1  # numpy stacking and slicing: microseconds
     assert {(r.input_s, r.compute_s, r.output_s) for r in results[1:]} == {(in3, infer3, out3)}
     assert results[1].queue_s >= 0.015  # waited for the held call before its batch was built
+    await batcher.close(1)
+
+
+async def test_a_deadline_already_passed_is_refused_before_queueing(executor):
+    rec = Recorder()
+    batcher = await started(Batcher(CONFIG, rec, executor))
+    with pytest.raises(DeadlineExceeded, match=r"^model 'm': request timed out after 0.001 s$"):
+        await batcher.submit(x(1.0), Deadline(0.001, at=0.0))
+    assert rec.batches == [] and batcher.queue_depth == 0
     await batcher.close(1)

@@ -6,8 +6,6 @@ from pathlib import Path
 import pytest
 
 from service.core.config import ModelConfig, load_model_config
-from service.core.errors import ConfigError
-from service.core.metrics import Metrics
 from service.core.config_blocks import (
     ClassificationPostprocessing,
     ImagePostprocessing,
@@ -15,6 +13,8 @@ from service.core.config_blocks import (
     SequencePreprocessing,
     TextPreprocessing,
 )
+from service.core.errors import ConfigError
+from service.core.metrics import Metrics
 from service.core.repository import ModelRepository
 from service.core.settings import Settings
 

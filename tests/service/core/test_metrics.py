@@ -4,8 +4,8 @@ import re
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.core.metrics import Metrics
 from service.core.batch_results import Result
+from service.core.metrics import Metrics
 
 
 def test_observer_counts_executions_and_items():

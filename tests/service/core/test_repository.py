@@ -9,8 +9,13 @@ import pytest
 from service.core.errors import InvalidInput, ModelUnavailable, NotFound
 from service.core.metrics import Metrics
 from service.core.repository import ModelRepository, State
+from service.core.request import InferRequest
 from service.core.settings import Settings
 from tests.tiny_models import _save, affine_graph
+
+
+async def infer(repo, model, version, inputs):
+    return await repo.infer(InferRequest(model, version, inputs))
 
 
 def repository(root, **settings) -> ModelRepository:
@@ -25,10 +30,10 @@ async def test_loads_every_model_and_serves_latest_version(tiny_repo):
     repo = repository(tiny_repo)
     await repo.load_all()
     assert repo.ready()
-    mv, result = await repo.infer("affine", None, x(1.0))
+    mv, result = await infer(repo, "affine", None, x(1.0))
     assert mv.version == 2  # latest
     np.testing.assert_allclose(result.outputs["y"], [[12.0] * 4])  # version 2: offset 10
-    mv, result = await repo.infer("affine", "1", x(1.0))
+    mv, result = await infer(repo, "affine", "1", x(1.0))
     np.testing.assert_allclose(result.outputs["y"], [[3.0] * 4])
     await repo.close()
 
@@ -44,7 +49,7 @@ async def test_broken_model_is_isolated_with_a_reason(tiny_repo):
     assert "cannot load model.onnx" in rows[("affine", "2")]["reason"]
     assert rows[("sequence", None)]["state"] == "UNAVAILABLE"
     assert "unreadable config.json" in rows[("sequence", None)]["reason"]
-    mv, _ = await repo.infer("affine", None, x(0.0))
+    mv, _ = await infer(repo, "affine", None, x(0.0))
     assert mv.version == 1  # latest *ready* version
     with pytest.raises(ModelUnavailable, match="model 'affine' version 2 is UNAVAILABLE"):
         repo.get("affine", "2")
@@ -80,7 +85,7 @@ async def test_invalid_input_is_counted_as_failure(tiny_repo):
     repo = repository(tiny_repo)
     await repo.load_all()
     with pytest.raises(InvalidInput):
-        await repo.infer("affine", None, {"x": np.zeros((1, 3), np.float32)})
+        await infer(repo, "affine", None, {"x": np.zeros((1, 3), np.float32)})
     text = repo.metrics.render().decode()
     assert 'nv_inference_request_failure{model="affine",version="2",reason="400"} 1\n' in text
     await repo.close()
@@ -93,7 +98,7 @@ async def test_reload_warms_new_version_before_switching_and_drains_old(tiny_rep
     _save(affine_graph(offset=100.0), tiny_repo / "affine" / "3" / "model.onnx")
     entry = await repo.load("affine")
     assert entry.state is State.READY
-    mv, result = await repo.infer("affine", None, x(0.0))
+    mv, result = await infer(repo, "affine", None, x(0.0))
     assert mv.version == 3
     np.testing.assert_allclose(result.outputs["y"], [[100.0] * 4])
     await asyncio.sleep(0.05)
@@ -107,7 +112,7 @@ async def test_failed_reload_keeps_serving_previous_load(tiny_repo):
     (tiny_repo / "affine" / "config.json").write_text(json.dumps({"name": "affine"}))
     with pytest.raises(Exception, match="invalid config.json"):
         await repo.load("affine")
-    mv, _ = await repo.infer("affine", None, x(0.0))
+    mv, _ = await infer(repo, "affine", None, x(0.0))
     assert mv.version == 2
     assert "reload failed, still serving the previous load" in repo.models["affine"].reason
     await repo.close()

@@ -30,7 +30,8 @@ def test_raw_contents_decode_little_endian():
     x = np.arange(6, dtype="<f4").reshape(2, 3)
     decoded = decode_request(_request(_tensor("x", "FP32", [2, 3]), raw=[x.tobytes()]))
     np.testing.assert_array_equal(decoded.request.inputs["x"], x)
-    assert decoded.raw and decoded.requested is None
+    assert decoded.binary_default and decoded.outputs is None and decoded.request.outputs is None
+    assert (decoded.request.model, decoded.request.version, decoded.request.deadline) == ("m", None, None)
 
 
 def test_raw_bytes_elements_carry_a_length_prefix():
@@ -49,7 +50,7 @@ def test_typed_contents_decode_into_the_declared_type():
     assert inputs["a"].dtype == np.int8 and inputs["a"].tolist() == [-128, 127]
     assert inputs["b"].tolist() == [[b"x", b"yz"]]
     assert inputs["c"].tolist() == [True]
-    assert not decoded.raw
+    assert not decoded.binary_default
 
 
 def test_typed_values_out_of_range_are_refused():
@@ -86,21 +87,31 @@ def test_bad_datatype_and_duplicates_are_refused():
 
 def test_timeout_parameter_is_read_like_http():
     decoded = decode_request(_request(_tensor("x", "FP32", [1], fp32_contents=[1]), timeout=0.25))
-    assert decoded.request.timeout_s == 0.25
+    assert decoded.request.deadline.seconds == 0.25
+    with pytest.raises(InvalidInput, match=r"^parameter 'timeout' must be a positive number of seconds, got -1.0$"):
+        decode_request(_request(_tensor("x", "FP32", [1], fp32_contents=[1]), timeout=-1.0))
+
+
+def test_the_calls_own_deadline_wins_when_it_comes_first():
+    message = _request(_tensor("x", "FP32", [1], fp32_contents=[1]), timeout=10.0)
+    assert decode_request(message, time_remaining=0.5).request.deadline.seconds == 0.5
+    assert decode_request(message, time_remaining=60.0).request.deadline.seconds == 10.0
+    plain = _request(_tensor("x", "FP32", [1], fp32_contents=[1]))
+    assert decode_request(plain, time_remaining=2.0).request.deadline.seconds == 2.0
 
 
 def test_response_uses_the_form_of_the_request_and_only_requested_outputs():
     results = {"y": np.array([[1.5, 2.5]], np.float32), "z": np.array([[b"ab"]], dtype=object)}
     datatypes = {"y": "FP32", "z": "BYTES"}
     typed = decode_request(_request(_tensor("x", "FP32", [1], fp32_contents=[1])))
-    response = encode_response(typed, "m", "3", results, datatypes)
+    response = encode_response(typed, "3", results, datatypes)
     assert [(o.name, o.datatype, list(o.shape)) for o in response.outputs] == [("y", "FP32", [1, 2]), ("z", "BYTES", [1, 1])]
     assert list(response.outputs[0].contents.fp32_contents) == [1.5, 2.5]
     assert list(response.outputs[1].contents.bytes_contents) == [b"ab"]
     assert not response.raw_output_contents and response.model_version == "3"
 
     raw = decode_request(_request(_tensor("x", "FP32", [1]), raw=[b"\0" * 4], outputs=["z"]))
-    response = encode_response(raw, "m", "3", results, datatypes)
+    response = encode_response(raw, "3", results, datatypes)
     assert [o.name for o in response.outputs] == ["z"]
     assert list(response.raw_output_contents) == [struct.pack("<I", 2) + b"ab"]
 
@@ -108,6 +119,6 @@ def test_response_uses_the_form_of_the_request_and_only_requested_outputs():
 def test_fp16_outputs_force_raw_for_every_output():
     typed = decode_request(_request(_tensor("x", "FP32", [1], fp32_contents=[1])))
     results = {"h": np.array([1.0], np.float16), "y": np.array([2.0], np.float32)}
-    response = encode_response(typed, "m", "1", results, {"h": "FP16", "y": "FP32"})
+    response = encode_response(typed, "1", results, {"h": "FP16", "y": "FP32"})
     assert len(response.raw_output_contents) == 2
     assert np.frombuffer(response.raw_output_contents[0], "<f2").tolist() == [1.0]

@@ -8,17 +8,35 @@ from service.core.errors import InvalidInput, PayloadTooLarge
 from service.protocol.inference import build_response, parse_request
 
 
+def parse(body: bytes, length: str | None = None, model: str = "m", version: str | None = None):
+    return parse_request(body, length, model, version)
+
+
 def binary_body(header: dict, *buffers: bytes) -> tuple[bytes, str]:
     head = orjson.dumps(header)
     return head + b"".join(buffers), str(len(head))
 
 
-def test_json_request():
+def test_json_request_becomes_the_cores_typed_request():
     body = orjson.dumps({"id": "7", "inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]})
-    req = parse_request(body, None)
-    assert req.id == "7"
+    wire = parse(body, model="digits", version="3")
+    req = wire.request
+    assert (req.model, req.version, req.id, req.outputs, req.deadline) == ("digits", "3", "7", None, None)
     np.testing.assert_array_equal(req.inputs["x"], [[1, 2]])
-    assert req.outputs is None
+    assert wire.outputs is None and wire.binary_default is False
+
+
+def test_requested_outputs_keep_their_order_and_become_a_frozenset():
+    body = orjson.dumps({"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}],
+                         "outputs": [{"name": "b"}, {"name": "a", "parameters": {"binary_data": True}}]})
+    wire = parse(body)
+    assert [(o.name, o.binary) for o in wire.outputs] == [("b", False), ("a", True)]
+    assert wire.request.outputs == frozenset({"a", "b"})
+
+
+def test_bytes_from_json_stay_text():
+    body = orjson.dumps({"inputs": [{"name": "t", "shape": [2], "datatype": "BYTES", "data": ["héllo", ""]}]})
+    assert parse(body).request.inputs["t"].tolist() == ["héllo", ""]
 
 
 def test_binary_request_with_two_tensors_in_order():
@@ -31,10 +49,10 @@ def test_binary_request_with_two_tensors_in_order():
         ], "outputs": [{"name": "y", "parameters": {"binary_data": True}}]},
         a.tobytes(), b.tobytes(),
     )
-    req = parse_request(body, length)
-    np.testing.assert_array_equal(req.inputs["a"], a)
-    np.testing.assert_array_equal(req.inputs["b"], b)
-    assert req.outputs[0].binary
+    wire = parse(body, length)
+    np.testing.assert_array_equal(wire.request.inputs["a"], a)
+    np.testing.assert_array_equal(wire.request.inputs["b"], b)
+    assert wire.outputs[0].binary
 
 
 @pytest.mark.parametrize(
@@ -52,12 +70,12 @@ def test_binary_request_with_two_tensors_in_order():
 )
 def test_malformed_requests(doc, message):
     with pytest.raises(InvalidInput, match=message):
-        parse_request(orjson.dumps(doc), None)
+        parse(orjson.dumps(doc))
 
 
 def test_not_json():
     with pytest.raises(InvalidInput, match="request body is not valid JSON"):
-        parse_request(b"{oops", None)
+        parse(b"{oops")
 
 
 def test_nesting_limit():
@@ -67,21 +85,29 @@ def test_nesting_limit():
         node["n"] = {}
         node = node["n"]
     with pytest.raises(PayloadTooLarge, match="JSON nesting depth exceeds the limit of 32"):
-        parse_request(orjson.dumps(deep), None)
+        parse(orjson.dumps(deep))
 
 
-def test_timeout_parameter():
-    body = orjson.dumps({"parameters": {"timeout": 0}, "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]})
-    with pytest.raises(InvalidInput, match="parameter 'timeout' must be a positive number of seconds, got 0"):
-        _ = parse_request(body, None).timeout_s
+@pytest.mark.parametrize("bad", [0, -1, True, "1", None])
+def test_a_bad_timeout_parameter_is_refused_when_parsed(bad):
+    parameters = {"timeout": bad} if bad is not None else {"timeout": {"s": 1}}
+    body = orjson.dumps({"parameters": parameters, "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]})
+    with pytest.raises(InvalidInput, match=r"parameter 'timeout' must be a positive number of seconds, got "):
+        parse(body)
+
+
+def test_the_timeout_parameter_becomes_a_deadline():
+    body = orjson.dumps({"parameters": {"timeout": 2.5}, "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]})
+    deadline = parse(body).request.deadline
+    assert deadline.seconds == 2.5 and 2.4 < deadline.remaining() <= 2.5
 
 
 def test_response_mixes_json_and_binary_outputs():
     body = orjson.dumps({"id": "r", "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}],
                          "outputs": [{"name": "y"}, {"name": "z", "parameters": {"binary_data": True}}]})
-    req = parse_request(body, None)
+    wire = parse(body)
     results = {"y": np.array([[1.0, 2.0]], np.float32), "z": np.array([[7]], np.int64)}
-    payload, length = build_response("m", "1", req, results, {"y": "FP32", "z": "INT64"})
+    payload, length = build_response("1", wire, results, {"y": "FP32", "z": "INT64"})
     header = orjson.loads(payload[:length])
     assert header["id"] == "r" and header["model_version"] == "1"
     assert header["outputs"][0] == {"name": "y", "datatype": "FP32", "shape": [1, 2], "data": [1.0, 2.0]}
@@ -92,6 +118,6 @@ def test_response_mixes_json_and_binary_outputs():
 def test_binary_data_output_applies_to_all_outputs():
     body = orjson.dumps({"parameters": {"binary_data_output": True},
                          "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]})
-    req = parse_request(body, None)
-    payload, length = build_response("m", "1", req, {"y": np.ones((1,), np.float32)}, {"y": "FP32"})
+    wire = parse(body)
+    payload, length = build_response("1", wire, {"y": np.ones((1,), np.float32)}, {"y": "FP32"})
     assert length is not None and payload[length:] == np.float32(1).tobytes()

@@ -1,3 +1,5 @@
+"""The edge (api/edge.py): ids, security headers, limits and dispatch, through the whole app."""
+
 from __future__ import annotations
 
 X = {"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [0, 0, 0, 0]}
@@ -73,64 +75,24 @@ def test_openapi_lists_every_endpoint(client):
     assert example["inputs"][0]["datatype"] == "FP32"
 
 
-async def test_admission_limit_rejects_early_with_retry_after():
-    import asyncio
+def test_an_inference_request_holds_one_slot_while_it_runs(make_client):
+    client = make_client(max_inflight_requests=1)
+    counter = client.app.state.admission
+    seen = []
+    repo = client.app.state.repository
+    original = repo.infer
 
-    from service.api.middleware import AdmissionMiddleware
+    async def spy(request):
+        seen.append(counter.inflight)
+        return await original(request)
 
-    release = asyncio.Event()
-    sent: list[dict] = []
-
-    async def slow_app(scope, receive, send):
-        await release.wait()
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
-
-    rejected = []
-    mw = AdmissionMiddleware(slow_app, limit=1, on_reject=lambda: rejected.append(1))
-    scope = {"type": "http", "method": "POST", "path": "/v2/models/m/infer", "headers": [(b"content-length", b"2")]}
-
-    async def send(message):
-        sent.append(message)
-
-    async def receive():
-        return {"type": "http.request", "body": b"{}", "more_body": False}
-
-    first = asyncio.ensure_future(mw(scope, None, send))
-    await asyncio.sleep(0)
-    await mw(scope, receive, send)  # over the limit: answered at once, its small body discarded
-    assert sent[0]["status"] == 503 and (b"retry-after", b"1") in sent[0]["headers"]
-    assert b"limit of 1 concurrent inference requests" in sent[1]["body"]
-    assert rejected == [1]
-    # Health checks are never subject to the limit.
-    health = {**scope, "method": "GET", "path": "/v2/health/ready"}
-    release.set()
-    await first
-    await mw(health, None, send)
-    assert sent[-2]["status"] == 200
+    repo.infer = spy
+    assert client.post("/v2/models/affine/infer", json={"inputs": [X]}).status_code == 200
+    assert seen == [1] and counter.inflight == 0
 
 
-async def test_an_early_answer_to_a_large_body_is_sent_first_and_completed_after_the_drain():
-    chunks = [{"type": "http.request", "body": b"x" * 20_000, "more_body": i < 4} for i in range(5)]
-    events: list = []
-
-    async def receive():
-        message = chunks.pop(0)
-        events.append(("received", len(message["body"])))
-        return message
-
-    async def send(message):
-        events.append((message["type"], message.get("status"), message.get("more_body", False)))
-
-    scope = {"type": "http", "method": "POST", "path": "/v2/models/m/infer",
-             "headers": [(b"content-length", b"100000")]}  # over SMALL_BODY
-    from service.api.middleware import RequestContextMiddleware
-
-    mw = RequestContextMiddleware(lambda *a: None, max_body_bytes=100)
-    await mw(scope, receive, send)
-    assert events == [
-        ("http.response.start", 413, False),
-        ("http.response.body", None, True),  # the whole answer, before the body is read
-        *[("received", 20_000)] * 5,  # then the body is read and discarded
-        ("http.response.body", None, False),  # and only then the response completes (and closes)
-    ]
+def test_the_edge_hands_infer_to_the_endpoint_with_the_tail_headers(client):
+    r = client.post("/v2/models/affine/infer", json={"inputs": [X]}, headers={"X-Request-ID": "r-1"})
+    assert r.status_code == 200
+    assert r.headers["x-request-id"] == "r-1" and r.headers["x-frame-options"] == "DENY"
+    assert r.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"

@@ -1,0 +1,48 @@
+"""The request headers the server uses, read in one pass at the edge and kept in the scope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core.auth import presented_token
+
+# Scope key of the RequestHeaders the edge read (api/edge.py).
+REQUEST = "ortserve.request"
+HEADER_LENGTH = b"inference-header-content-length"
+
+
+@dataclass(slots=True)
+class RequestHeaders:
+    request_id: str | None = None
+    content_length: int | None = None
+    # The binary tensor extension's JSON header size, as sent (parsed and checked by the protocol).
+    header_length: str | None = None
+    authorization: str | None = None
+    api_key: str | None = None
+
+    @property
+    def token(self) -> str | None:
+        """The API key or admin token presented (Bearer first, then X-API-Key)."""
+        return presented_token(self.authorization, self.api_key)
+
+    @classmethod
+    def read(cls, raw: list[tuple[bytes, bytes]]) -> RequestHeaders:
+        """One walk over the raw (lower-cased) headers; the first of repeated headers wins, as in Starlette.
+        An unparsable Content-Length counts as none (the parser has already refused a malformed one)."""
+        out = cls()
+        for name, value in raw:
+            if name == b"content-length":
+                if out.content_length is None and value.isdigit():
+                    out.content_length = int(value)
+            elif name == HEADER_LENGTH:
+                if out.header_length is None:
+                    out.header_length = value.decode("latin-1")
+            elif name == b"x-request-id":
+                if out.request_id is None:
+                    out.request_id = value.decode("latin-1")
+            elif name == b"authorization":
+                if out.authorization is None:
+                    out.authorization = value.decode("latin-1")
+            elif name == b"x-api-key" and out.api_key is None:
+                out.api_key = value.decode("latin-1")
+        return out
