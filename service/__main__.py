@@ -78,6 +78,9 @@ def serve(settings: Settings, role: Role | None = None) -> None:
         port=settings.port,
         log_config=None,  # keep our JSON logging
         access_log=False,
+        # X-Forwarded-* are not read (no client address is used): uvicorn's middleware for them
+        # would copy every request's headers into a dict for nothing.
+        proxy_headers=False,
         # The model queues drain first (up to drain_timeout_s, see DrainingServer);
         # this only bounds writing the answers that follow.
         timeout_graceful_shutdown=RESPONSE_GRACE_S,

@@ -1,10 +1,11 @@
 """The outermost ASGI layer: every HTTP request's headers are read here, once.
 
 It gives each request an id (the caller's X-Request-ID when it is sane), applies
-the body limit and admission (api/admission.py) before the body is read, adds the
-id and the security headers to every answer, and hands `POST .../infer` straight
-to the pure-ASGI endpoint (api/infer_endpoint.py): no send or receive wrapper, no
-routing table. Everything else goes to FastAPI's stack.
+the body limit and admission (api/admission.py) before the body is read, and hands
+`POST .../infer` straight to the pure-ASGI endpoint (api/infer_endpoint.py), which
+adds the id and the security headers to its own answers: no send or receive
+wrapper, no routing table. Everything else goes to FastAPI's stack, and the edge
+adds those headers to its answers.
 
 Pure ASGI rather than BaseHTTPMiddleware, because the latter costs a task and a
 stream copy per request on the hot path. The per-request access line is opt-in,
@@ -27,7 +28,7 @@ from ..core.logs import request_id
 from .admission import ADMITTED, HttpAdmission
 from .early_answer import answer_before_body
 from .errors import error_body
-from .headers import Header, security_tail
+from .headers import security_tail
 from .infer_endpoint import InferEndpoint, infer_target
 from .request_headers import REQUEST, RequestHeaders
 
@@ -70,19 +71,18 @@ class Edge:
         status = 500
         try:
             length = headers.content_length
-            tail = [(b"x-request-id", rid.encode()), *security_tail(scope["path"])]
             if length is not None and length > self.max_body_bytes:
                 message = f"request body of {length} bytes exceeds the limit of {self.max_body_bytes} bytes"
-                await answer_before_body(receive, send, length, 413, error_body(message), tail[:1])
+                await answer_before_body(receive, send, length, 413, error_body(message), [(b"x-request-id", rid.encode())])
                 status = 413
             elif ADMITTED in scope or not self.admission.covers(scope["method"], scope["path"]):
-                status = await self._serve(scope, receive, send, tail)
+                status = await self._serve(scope, receive, send, rid)
             else:  # an inference request the HTTP protocol did not admit: admission here
                 status = 503
 
                 async def admitted(scope: Scope, receive: Receive, send: Send) -> None:
                     nonlocal status
-                    status = await self._serve(scope, receive, send, tail)
+                    status = await self._serve(scope, receive, send, rid)
 
                 await self.admission.guard(admitted, scope, receive, send, length)
         finally:
@@ -93,15 +93,16 @@ class Edge:
                 })
             request_id.reset(token)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, tail: list[Header]) -> int:
-        """Answer an admitted request; its status."""
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, rid: str) -> int:
+        """Answer an admitted request; its status. /infer adds the id and security headers itself."""
         if scope[REQUEST].content_length is None:
             receive = self._limited(receive)  # no declared length (chunked): count what arrives
         if self.infer is not None:
             target = infer_target(scope["method"], scope["path"])
             if target is not None:
-                return await self.infer.answer(target, scope, receive, send, tail)
+                return await self.infer.answer(target, scope, receive, send)
         status = 500
+        tail = [(b"x-request-id", rid.encode()), *security_tail(scope["path"])]
 
         async def send_with_tail(message: Message) -> None:
             nonlocal status

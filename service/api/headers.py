@@ -32,9 +32,19 @@ _STRICT_TAIL = [*SECURITY_HEADERS, STRICT_CSP]
 _PAGE_TAILS = tuple((prefix, [*SECURITY_HEADERS, csp]) for prefix, csp in PAGE_POLICIES)
 
 
+def encode(headers: list[Header]) -> bytes:
+    """Header lines as written on the wire (each ends with CRLF), for answers written in one piece."""
+    return b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+
+
+# The API's answers (everything but the pages), encoded once.
+STRICT_TAIL = _STRICT_TAIL
+STRICT_TAIL_RAW = encode(_STRICT_TAIL)
+
+
 def security_tail(path: str) -> list[Header]:
     """The security headers and CSP for an answer to `path` (shared lists: copy before changing)."""
     for prefix, tail in _PAGE_TAILS:
-        if path.startswith(prefix):
+        if path == prefix or path.startswith(prefix + "/"):  # /docs and below, not /docsx
             return tail
     return _STRICT_TAIL

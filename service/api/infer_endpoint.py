@@ -10,6 +10,7 @@ the API key, and makes the same `answer_infer` call as FastAPI's documented rout
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -19,10 +20,12 @@ from ..core.errors import ClientDisconnected, ServiceError
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
 from ..protocol.execute import answer_infer
+from .admission import ADMITTED
 from .disconnect import cancel_on_disconnect
 from .errors import error_answer, unexpected_answer
-from .headers import BINARY, JSON, Header
+from .headers import BINARY, JSON, STRICT_TAIL, STRICT_TAIL_RAW, Header, encode
 from .request_headers import HEADER_LENGTH, REQUEST, RequestHeaders
+from .uvicorn_seam import InFlight
 
 _PREFIX = "/v2/models/"
 _SUFFIX = "/infer"
@@ -52,12 +55,6 @@ async def read_body(receive: Receive) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _send(send: Send, status: int, body: bytes, headers: list[Header]) -> None:
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 class InferEndpoint:
     """Answers OIP `/infer` POSTs. As an ASGI app (behind CORS) it passes anything else to `fallback`."""
 
@@ -73,33 +70,69 @@ class InferEndpoint:
             assert self.fallback is not None, "InferEndpoint mounted as an app needs a fallback"
             await self.fallback(scope, receive, send)
             return
-        await self.answer(target, scope, receive, send, [])
+        await self.answer(target, scope, receive, send, tail=False)
 
     async def answer(
-        self, target: tuple[str, str | None], scope: Scope, receive: Receive, send: Send, tail: list[Header]
+        self, target: tuple[str, str | None], scope: Scope, receive: Receive, send: Send, *, tail: bool = True
     ) -> int:
-        """Answer one /infer request; `tail` are headers every answer carries. Returns the status."""
+        """Answer one /infer request; with `tail`, the answer carries the request id and the
+        security headers itself (the edge adds them otherwise). Returns the status."""
+        in_flight: InFlight | None = scope.get(ADMITTED)
         try:
             headers: RequestHeaders = scope.get(REQUEST) or RequestHeaders.read(scope["headers"])
             # The key is checked before the body is read, as FastAPI's dependency did.
             if self.api_key:
                 check_api_key(headers.token, self.api_key)
             body = await read_body(receive)
-            payload, json_length = await answer_infer(
-                self.repository, target[0], target[1], body, headers.header_length, max_depth=self.max_depth,
-                guard=partial(cancel_on_disconnect, receive),
-            )
+            if in_flight is None:  # no protocol to tell us of a disconnect: a watcher does
+                payload, json_length = await answer_infer(
+                    self.repository, target[0], target[1], body, headers.header_length, max_depth=self.max_depth,
+                    guard=partial(cancel_on_disconnect, receive))
+            else:
+                payload, json_length = await self._watched(in_flight, target, body, headers.header_length)
         except ClientDisconnected:
             return 499  # nobody is left to read an answer
         except ServiceError as exc:
             status, error, extra = error_answer(exc)
-            await _send(send, status, error, [JSON, *extra, *tail])
+            await self._send(scope, in_flight, send, status, error, [JSON, *extra], tail)
             return status
         except Exception:
-            await _send(send, 500, unexpected_answer(scope), [JSON, *tail])
+            await self._send(scope, in_flight, send, 500, unexpected_answer(scope), [JSON], tail)
             return 500
         if json_length is None:
-            await _send(send, 200, payload, [JSON, *tail])
+            await self._send(scope, in_flight, send, 200, payload, [JSON], tail)
         else:
-            await _send(send, 200, payload, [BINARY, (HEADER_LENGTH, str(json_length).encode()), *tail])
+            await self._send(scope, in_flight, send, 200, payload, [BINARY, (HEADER_LENGTH, b"%d" % json_length)], tail)
         return 200
+
+    async def _watched(
+        self, in_flight: InFlight, target: tuple[str, str | None], body: bytes, header_length: str | None,
+    ) -> tuple[bytes, int | None]:
+        """The work, cancelled by the HTTP protocol itself if the connection is lost."""
+        task = asyncio.current_task()
+        in_flight.watch(task)
+        try:
+            return await answer_infer(self.repository, target[0], target[1], body, header_length,
+                                      max_depth=self.max_depth)
+        except asyncio.CancelledError:
+            if not in_flight.disconnected:
+                raise  # cancelled from outside (shutdown): not ours to swallow
+            assert task is not None
+            task.uncancel()
+            raise ClientDisconnected() from None
+        finally:
+            in_flight.watch(None)
+
+    @staticmethod
+    async def _send(scope: Scope, in_flight: InFlight | None, send: Send, status: int, body: bytes,
+                    headers: list[Header], tail: bool) -> None:
+        rid = scope.get("state", {}).get("request_id", "").encode()
+        if in_flight is not None and tail:
+            head = encode(headers) + b"x-request-id: " + rid + b"\r\n" + STRICT_TAIL_RAW
+            if in_flight.answer(status, head, body):
+                return  # written in one piece, past uvicorn's per-header checks
+        if tail:
+            headers += [(b"x-request-id", rid), *STRICT_TAIL]
+        headers.append((b"content-length", b"%d" % len(body)))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -30,10 +30,12 @@ class RequestHeaders:
         """One walk over the raw (lower-cased) headers; the first of repeated headers wins, as in Starlette.
         An unparsable Content-Length counts as none (the parser has already refused a malformed one)."""
         out = cls()
+        length_seen = False
         for name, value in raw:
             if name == b"content-length":
-                if out.content_length is None and value.isdigit():
-                    out.content_length = int(value)
+                if not length_seen:
+                    length_seen = True
+                    out.content_length = int(value) if value.isdigit() else None
             elif name == HEADER_LENGTH:
                 if out.header_length is None:
                     out.header_length = value.decode("latin-1")

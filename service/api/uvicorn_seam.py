@@ -32,6 +32,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 import uvicorn
@@ -54,8 +55,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "on_response_complete", "connection_lost", "timeout_keep_alive_handler"),
     "HttpToolsProtocol attributes": (
         "pipeline", "cycle", "server_state", "parser", "timeout_keep_alive_task", "timeout_keep_alive",
-        "loop", "transport", "url", "scope", "expect_100_continue"),
-    "RequestResponseCycle attributes": ("response_complete", "message_event"),
+        "loop", "transport", "flow", "url", "scope", "expect_100_continue"),
+    "RequestResponseCycle attributes": (
+        "response_complete", "response_started", "message_event", "keep_alive", "disconnected", "on_response"),
+    "FlowControl attributes": ("write_paused",),
     "Server attributes": ("startup", "shutdown", "server_state", "started", "should_exit"),
     "Server attributes once started": ("servers",),
 }
@@ -73,6 +76,59 @@ class _Answered(RequestResponseCycle):
 
 
 _ANSWERED = _Answered()
+_STATUS_LINES = {status.value: f"HTTP/1.1 {status.value} {status.phrase}\r\n".encode() for status in HTTPStatus}
+
+
+class InFlight:
+    """A request the protocol admitted (the edge finds it in the scope under ADMITTED).
+
+    It holds the request's admission slot until the response completes or the
+    connection is lost, cancels the task that `watch`es it when the connection is lost
+    (no watcher task per request), and `answer` writes a whole response in one write."""
+
+    __slots__ = ("_protocol", "_slot", "_task", "disconnected")
+
+    def __init__(self, protocol: HttpToolsProtocol, slot: Slot) -> None:
+        self._protocol = protocol
+        self._slot: Slot | None = slot
+        self._task: asyncio.Task[Any] | None = None
+        self.disconnected = False
+
+    def watch(self, task: asyncio.Task[Any] | None) -> None:
+        """Cancel `task` if the connection is lost (None: stop watching)."""
+        self._task = task
+
+    def answer(self, status: int, head: bytes, body: bytes) -> bool:
+        """Write status line, uvicorn's default headers (date, server), `head` (complete header
+        lines of ours, without content-length) and `body` in one write, and complete the
+        response as uvicorn's own send would. False when it cannot (the caller then sends
+        through ASGI): the response began already, the client left, or writing is paused."""
+        protocol = self._protocol
+        cycle = protocol.cycle
+        if cycle is None or cycle.response_started or cycle.disconnected or protocol.flow.write_paused:
+            return False
+        cycle.response_started = cycle.response_complete = True
+        defaults = b"".join(name + b": " + value + b"\r\n" for name, value in protocol.server_state.default_headers)
+        length = b"content-length: %d\r\n" % len(body)
+        close = b"" if cycle.keep_alive else b"connection: close\r\n"
+        protocol.transport.write(b"".join((_STATUS_LINES[status], defaults, head, length, close, b"\r\n", body)))
+        cycle.message_event.set()
+        if not cycle.keep_alive:
+            protocol.transport.close()
+        cycle.on_response()
+        return True
+
+    def end(self, lost: bool) -> None:
+        self.release()
+        if lost:
+            self.disconnected = True
+            if self._task is not None:
+                self._task.cancel()
+
+    def release(self) -> None:
+        if self._slot is not None:
+            self._slot.release()
+            self._slot = None
 
 
 def _header(head: bytes, name: bytes) -> bytes | None:
@@ -113,7 +169,7 @@ def protocol_for(admission: HttpAdmission) -> type[HttpToolsProtocol]:
     class AdmittingProtocol(HttpToolsProtocol):
         _mid_message = False  # the parser holds part of a request
         _active_at = 0.0  # loop time of the last whole-request rejection
-        _slot: Slot | None = None  # the slot of the request in progress
+        _in_flight: InFlight | None = None  # the request in progress, when admitted here
 
         def data_received(self, data: bytes) -> None:
             if (admission.full and not self._mid_message and not self.pipeline
@@ -152,8 +208,8 @@ def protocol_for(admission: HttpAdmission) -> type[HttpToolsProtocol]:
                 super().on_headers_complete()  # not ours to admit: the edge does (or nothing to admit)
                 return
             if not admission.full:
-                self._slot = admission.take()
-                self.scope[ADMITTED] = True  # type: ignore[literal-required]  # our own key, read by the edge
+                self._in_flight = InFlight(self, admission.take())
+                self.scope[ADMITTED] = self._in_flight  # type: ignore[literal-required]  # our own key, read by the edge
             elif self._answerable_here():
                 self.transport.write(admission.reject())
                 self.cycle = _ANSWERED
@@ -170,17 +226,16 @@ def protocol_for(admission: HttpAdmission) -> type[HttpToolsProtocol]:
             return length is not None and length.isdigit() and int(length) <= SMALL_BODY
 
         def on_response_complete(self) -> None:
-            self._release()
+            if self._in_flight is not None:
+                self._in_flight.end(lost=False)
+                self._in_flight = None
             super().on_response_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._release()
+            if self._in_flight is not None:
+                self._in_flight.end(lost=True)
+                self._in_flight = None
             super().connection_lost(exc)
-
-        def _release(self) -> None:
-            if self._slot is not None:
-                self._slot.release()
-                self._slot = None
 
     return AdmittingProtocol
 

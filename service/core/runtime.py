@@ -117,7 +117,10 @@ class OrtRuntime:
         except ProviderError:
             raise
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/NoSuchFile types
-            raise ConfigError(f"model {config.name!r}: cannot load {model_path.name}: {exc}") from None
+            # ORT quotes the absolute path; callers see reasons, so they get the repository-relative one.
+            where = f"{model_path.parent.parent.name}/{model_path.parent.name}/{model_path.name}"
+            raise ConfigError(f"model {config.name!r}: cannot load {model_path.name}: "
+                              f"{str(exc).replace(str(model_path), where)}") from None
         self.providers: list[str] = self.session.get_providers()
         self.provider = self.providers[0]
         if settings.provider == "cuda" and self.provider != CUDA:

@@ -9,6 +9,7 @@ reads a snapshot, so a lock keeps the two from tearing a row.
 
 from __future__ import annotations
 
+import math
 import threading
 
 
@@ -17,7 +18,10 @@ def _escape(value: str) -> str:
 
 
 def format_number(value: float) -> str:
-    """A sample value as Prometheus text: integers without a decimal point, the rest as repr."""
+    """A sample value as Prometheus text: integers without a decimal point, the rest as repr,
+    and the text format's spellings of the non-finite ones (one bad value must not fail a scrape)."""
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
     return repr(float(value)) if value != int(value) or abs(value) >= 1e15 else f"{int(value)}"
 
 

@@ -40,13 +40,14 @@ async def answer_infer(
     header_length: str | None,
     *,
     max_depth: int,
-    guard: Callable[[Awaitable[Answer]], Awaitable[Answer]],
+    guard: Callable[[Awaitable[Answer]], Awaitable[Answer]] | None = None,
 ) -> tuple[bytes, int | None]:
     """One OIP `/infer` call over HTTP, bytes in and bytes out: parse, queue, await, encode.
 
     Both HTTP routes (the pure-ASGI endpoint and FastAPI's documented route) call
-    this; `guard` wraps the wait (it cancels the work when the client goes away).
+    this; `guard`, if given, wraps the wait (it cancels the work when the client goes away).
     Returns (body, JSON header length, or None when the body is plain JSON)."""
     wire = parse_request(body, header_length, model_name, model_version, max_depth=max_depth)
-    answer = await guard(run_inference(repo, wire.request))
+    work = run_inference(repo, wire.request)
+    answer = await (work if guard is None else guard(work))
     return build_response(answer.model_version, wire, answer.outputs, answer.datatypes)

@@ -26,7 +26,7 @@ def _version(repo: ModelRepository, name: str, version: str | None) -> ModelVers
         except ModelUnavailable:
             return entry.versions[int(version)]
     if entry.config is None:
-        raise ModelUnavailable(f"model {name!r} is {entry.state.value}: {entry.reason or 'no configuration'}")
+        raise ModelUnavailable(f"is {entry.state.value}: {entry.reason or 'no configuration'}", model=name, sep=" ")
     return entry.latest_ready() or (entry.versions[max(entry.versions)] if entry.versions else None)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -35,23 +34,27 @@ def busy(tmp_path_factory):
         yield server
 
 
-def hold_slot(server, seconds: float = 1.0) -> list[threading.Thread]:
-    """Occupy the only admission slot for `seconds`: a request whose headers are sent (so it is
-    admitted) and whose body is held back, so the app is still reading it. Then it completes."""
+@contextlib.contextmanager
+def slot_held(server):
+    """Occupy the only admission slot until the block ends: a request whose headers are sent (so
+    it is admitted) and whose body is held back, so the app is still reading it. Then it completes.
+    Whatever the block reads was answered while the slot was taken: no clock is involved."""
     head, body = AFFINE_HEAD, AFFINE_BODY.encode()
     sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.settimeout(30)
     sock.sendall(head + body[:5])
-
-    def run() -> None:
+    # Held once another inference is refused: until then the server has not read these headers.
+    for _ in range(200):
+        if httpx.post(f"{server.url}/v2/models/affine/infer", content=body, timeout=10).status_code == 503:
+            break
+    else:
+        raise AssertionError("the held request never took the slot")
+    try:
+        yield
+    finally:
         with sock:
-            time.sleep(seconds)
             sock.sendall(body[5:])
             assert read_answer(sock)[0].startswith(b"HTTP/1.1 200 ")
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    time.sleep(0.2)
-    return [thread]
 
 
 _UNREAD: dict[socket.socket, bytes] = {}  # bytes read past one answer, kept for the next
@@ -77,48 +80,35 @@ AFFINE_HEAD = (f"POST /v2/models/affine/infer HTTP/1.1\r\nHost: x\r\nContent-Typ
 
 @pytest.mark.parametrize("split", [False, True], ids=["whole-request-in-one-read", "headers-then-body"])
 def test_small_requests_are_rejected_at_once_and_keep_their_connection(busy, split):
-    holder = hold_slot(busy)
-    try:
-        with socket.create_connection(("127.0.0.1", busy.port)) as sock:
-            for _ in range(3):  # the same connection answers again: keep-alive held
-                started = time.monotonic()
-                if split:  # the answer leaves at the end of the headers; the body is read and dropped
-                    sock.sendall(AFFINE_HEAD)
-                    time.sleep(0.02)
-                    sock.sendall(AFFINE_BODY.encode())
-                else:
-                    sock.sendall(AFFINE_HEAD + AFFINE_BODY.encode())
-                head, answer = read_answer(sock)
-                assert time.monotonic() - started < 0.25
-                assert head.startswith(b"HTTP/1.1 503 ")
-                assert b"retry-after: 1" in head.lower()
-                assert b"server: uvicorn" not in head.lower()  # answered in the protocol, not by the app
-                assert json.loads(answer) == REJECTION
-        for thread in holder:
-            thread.join()
-        with socket.create_connection(("127.0.0.1", busy.port)) as sock:
-            sock.sendall(AFFINE_HEAD + AFFINE_BODY.encode())  # the slot is free: the same bytes are served
-            head, answer = read_answer(sock)
-            assert head.startswith(b"HTTP/1.1 200 "), head
-            assert json.loads(answer)["outputs"][0]["name"] == "y"
-    finally:
-        for thread in holder:
-            thread.join()
+    with slot_held(busy), socket.create_connection(("127.0.0.1", busy.port)) as sock:
+        sock.settimeout(30)
+        for _ in range(3):  # the same connection answers again: keep-alive held
+            if split:  # the answer leaves at the end of the headers; the body is read and dropped
+                sock.sendall(AFFINE_HEAD)
+                time.sleep(0.02)
+                sock.sendall(AFFINE_BODY.encode())
+            else:
+                sock.sendall(AFFINE_HEAD + AFFINE_BODY.encode())
+            head, answer = read_answer(sock)  # answered while the slot is still held: not queued behind it
+            assert head.startswith(b"HTTP/1.1 503 ")
+            assert b"retry-after: 1" in head.lower()
+            assert b"server: uvicorn" not in head.lower()  # answered in the protocol, not by the app
+            assert json.loads(answer) == REJECTION
+    with socket.create_connection(("127.0.0.1", busy.port)) as sock:
+        sock.sendall(AFFINE_HEAD + AFFINE_BODY.encode())  # the slot is free: the same bytes are served
+        head, answer = read_answer(sock)
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        assert json.loads(answer)["outputs"][0]["name"] == "y"
 
 
 def test_two_requests_in_one_read_are_answered_in_order(busy):
     """Pipelined bytes are not one small request: the parser takes them, and both are answered."""
-    holder = hold_slot(busy)
-    try:
-        with socket.create_connection(("127.0.0.1", busy.port)) as sock:
-            sock.sendall((AFFINE_HEAD + AFFINE_BODY.encode()) * 2)
-            for _ in range(2):
-                head, answer = read_answer(sock)
-                assert head.startswith(b"HTTP/1.1 503 "), head
-                assert json.loads(answer) == REJECTION
-    finally:
-        for thread in holder:
-            thread.join()
+    with slot_held(busy), socket.create_connection(("127.0.0.1", busy.port)) as sock:
+        sock.sendall((AFFINE_HEAD + AFFINE_BODY.encode()) * 2)
+        for _ in range(2):
+            head, answer = read_answer(sock)
+            assert head.startswith(b"HTTP/1.1 503 "), head
+            assert json.loads(answer) == REJECTION
 
 
 def test_slots_taken_in_the_parser_are_all_given_back(busy):
@@ -140,10 +130,9 @@ def test_slots_taken_in_the_parser_are_all_given_back(busy):
 
 
 def test_a_large_body_is_drained_so_urllib_and_requests_read_the_503(busy):
-    holder = hold_slot(busy, seconds=3.0)
     big = json.dumps({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32",
                                   "data": [0.0] * 4, "pad": "y" * 4_000_000}]}).encode()
-    try:
+    with slot_held(busy):
         request = urllib.request.Request(f"{busy.url}/v2/models/affine/infer", data=big, method="POST")
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(request, timeout=30)
@@ -151,9 +140,6 @@ def test_a_large_body_is_drained_so_urllib_and_requests_read_the_503(busy):
         assert json.loads(err.value.read()) == REJECTION
         answer = requests.post(f"{busy.url}/v2/models/affine/infer", data=big, timeout=30)
         assert answer.status_code == 503 and answer.json() == REJECTION
-    finally:
-        for thread in holder:
-            thread.join()
 
 
 def test_a_client_gone_mid_body_gives_its_slot_back(busy):

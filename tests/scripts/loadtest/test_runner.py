@@ -103,9 +103,12 @@ async def test_warmup_requests_are_not_recorded():
 async def test_request_budget_stops_the_step():
     async with mock_pool(slow_async(0.001)) as pool:
         plan = StepPlan(mode="closed", concurrency=3, warmup_s=0.0, duration_s=None, requests=50)
+        before = time.monotonic()
         stats = await run_closed(pool, SPECS, plan, time.monotonic())
+        took = time.monotonic() - before
     assert stats.ok == 50
-    assert stats.elapsed_s < 1.0  # throughput over the time the 50 took, not a planned window
+    # Throughput over the time the 50 took, not a planned window: within what the call itself took.
+    assert 0 < stats.elapsed_s <= took
 
 
 async def test_statuses_and_transport_errors_are_counted_apart():
