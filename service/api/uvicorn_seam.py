@@ -95,8 +95,10 @@ class InFlight:
         self.disconnected = False
 
     def watch(self, task: asyncio.Task[Any] | None) -> None:
-        """Cancel `task` if the connection is lost (None: stop watching)."""
+        """Cancel `task` if the connection is lost, or now if it is lost already (None: stop watching)."""
         self._task = task
+        if task is not None and self.disconnected:
+            task.cancel()
 
     def answer(self, status: int, head: bytes, body: bytes) -> bool:
         """Write status line, uvicorn's default headers (date, server), `head` (complete header
@@ -265,7 +267,7 @@ class DrainingServer(uvicorn.Server):
         from .seam_check import check_seam, check_started  # the probe drives this module's protocol
 
         try:
-            check_seam(self.config, self.admission, self)
+            await check_seam(self.config, self.admission, self)
         except StartupError as exc:
             log.error(str(exc))
             self.should_exit = True  # `started` stays False: main() exits with status 3

@@ -255,3 +255,14 @@ async def test_a_lost_connection_cancels_the_watched_task_and_frees_the_slot():
     protocol.connection_lost(None)
     await settle()
     assert app.seen == [("cancelled", True, 0)]
+
+
+async def test_a_task_watched_after_the_connection_is_gone_is_cancelled_at_once():
+    protocol, _, _, _ = connect()
+    protocol.data_received(request(f"Content-Length: {len(BODY) + 5}"))  # headers, part of the body
+    in_flight = protocol.scope[ADMITTED]
+    protocol.connection_lost(None)
+    task = asyncio.ensure_future(asyncio.sleep(3600))
+    in_flight.watch(task)
+    await settle()
+    assert task.cancelled() and in_flight.disconnected
