@@ -120,9 +120,14 @@ class Batcher:
             key = ("alone", object())  # failed alone before: shares no batch, costs one run
         pending = _Pending(inputs, rows, key, loop.create_future(), time.monotonic(),
                            None if deadline is None else deadline.at, outputs)
-        self._queue.append(pending)
-        self._observer.on_queue_depth(len(self._queue))
-        self._signal.set()
+        if not self._queue and (self._running == 0 or (not self.batching and self._running < self.instances)):
+            # Idle: run it now, as the dispatcher would (it lets batches grow only while something
+            # runs). Waking it to take this one would cost an event round trip and a loop iteration.
+            self._start([pending])
+        else:
+            self._queue.append(pending)
+            self._observer.on_queue_depth(len(self._queue))
+            self._signal.set()
         # One timer that fails the future, rather than wait_for(shield(...)): same answer,
         # a fraction of the per-request cost. A done future is skipped by the dispatcher.
         timer = None
@@ -205,11 +210,13 @@ class Batcher:
                     except TimeoutError:
                         pass
                     continue
-            batch = self._take()
-            self._running += 1
-            task = asyncio.get_running_loop().create_task(self._run_batch(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(self._take())
+
+    def _start(self, batch: list[_Pending]) -> None:
+        self._running += 1
+        task = asyncio.get_running_loop().create_task(self._run_batch(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _execute_batch(self, batch: list[_Pending]) -> tuple[list[dict[str, np.ndarray]], float, float, float, float]:
         """One runtime call for `batch`: (outputs per request, start, seconds stacking, computing, slicing)."""
