@@ -26,7 +26,7 @@ class Duration:
 
     def add(self, seconds: float, count: int = 1) -> None:
         self.count += count
-        self.ns += int(seconds * 1e9)
+        self.ns += round(seconds * 1e9)  # round: int(0.0003 * 1e9) is 299,999
 
     def doc(self) -> dict[str, int]:
         return {"count": self.count, "ns": self.ns}
@@ -45,6 +45,28 @@ class VersionStats:
     compute_output: Duration = field(default_factory=Duration)
     # batch size -> (compute_input, compute_infer, compute_output), one count per execution
     batches: dict[int, tuple[Duration, Duration, Duration]] = field(default_factory=dict)
+
+    def on_batch(self, rows: int, seconds: float, input_s: float = 0.0, output_s: float = 0.0) -> None:
+        self.execution_count += 1
+        self.inference_count += rows
+        durations = self.batches.get(rows)
+        if durations is None:
+            durations = self.batches[rows] = (Duration(), Duration(), Duration())
+        durations[0].add(input_s)
+        durations[1].add(seconds)
+        durations[2].add(output_s)
+
+    def on_success(self, total_s: float, result: Result) -> None:
+        self.last_inference_ms = int(time.time() * 1000)
+        self.success.add(total_s)
+        self.queue.add(result.queue_s)
+        self.compute_input.add(result.input_s)
+        self.compute_infer.add(result.compute_s)
+        self.compute_output.add(result.output_s)
+
+    def on_failure(self, total_s: float) -> None:
+        self.last_inference_ms = int(time.time() * 1000)
+        self.fail.add(total_s)
 
     def doc(self, name: str, version: str) -> dict[str, Any]:
         return {
@@ -72,37 +94,19 @@ class VersionStats:
 
 
 class Statistics:
+    """Every model version's VersionStats; the metrics (metrics.py) read the same numbers."""
+
     def __init__(self) -> None:
         self._stats: dict[tuple[str, str], VersionStats] = {}
 
-    def _of(self, model: str, version: str) -> VersionStats:
+    def of(self, model: str, version: str) -> VersionStats:
         stats = self._stats.get((model, version))
         if stats is None:
             stats = self._stats[(model, version)] = VersionStats()
         return stats
 
-    def on_batch(self, model: str, version: str, rows: int, seconds: float,
-                 input_s: float = 0.0, output_s: float = 0.0) -> None:
-        stats = self._of(model, version)
-        stats.execution_count += 1
-        stats.inference_count += rows
-        durations = stats.batches.setdefault(rows, (Duration(), Duration(), Duration()))
-        for duration, value in zip(durations, (input_s, seconds, output_s), strict=True):
-            duration.add(value)
-
-    def on_success(self, model: str, version: str, total_s: float, result: Result) -> None:
-        stats = self._of(model, version)
-        stats.last_inference_ms = int(time.time() * 1000)
-        stats.success.add(total_s)
-        stats.queue.add(result.queue_s)
-        stats.compute_input.add(result.input_s)
-        stats.compute_infer.add(result.compute_s)
-        stats.compute_output.add(result.output_s)
-
-    def on_failure(self, model: str, version: str, total_s: float) -> None:
-        stats = self._of(model, version)
-        stats.last_inference_ms = int(time.time() * 1000)
-        stats.fail.add(total_s)
+    def items(self) -> list[tuple[tuple[str, str], VersionStats]]:
+        return list(self._stats.items())
 
     def document(self, versions: list[tuple[str, str]]) -> dict[str, Any]:
         """`{"model_stats": [...]}` for the given (model, version) pairs, zeros where none ran yet."""

@@ -8,13 +8,13 @@ from service.core.statistics import Statistics
 
 def test_document_has_triton_shape_with_counts_and_nanoseconds():
     s = Statistics()
-    s.on_batch("m", "1", 3, 0.002, input_s=0.0003, output_s=0.0001)
-    s.on_batch("m", "1", 1, 0.001, input_s=0.0001, output_s=0.00005)
+    s.of("m", "1").on_batch(3, 0.002, input_s=0.0003, output_s=0.0001)
+    s.of("m", "1").on_batch(1, 0.001, input_s=0.0001, output_s=0.00005)
     result = Result({"y": np.zeros(1)}, queue_s=0.001, compute_s=0.002, batch_rows=3, input_s=0.0003,
                     output_s=0.0001)
     for _ in range(4):
-        s.on_success("m", "1", total_s=0.004, result=result)
-    s.on_failure("m", "1", total_s=0.0005)
+        s.of("m", "1").on_success(total_s=0.004, result=result)
+    s.of("m", "1").on_failure(total_s=0.0005)
     doc = s.document([("m", "1")])
     (stats,) = doc["model_stats"]
     assert stats["name"] == "m" and stats["version"] == "1" and stats["last_inference"] > 0
