@@ -203,9 +203,9 @@ class ModelRepository:
             raise NotFound(f"model name {name!r} is not valid; names match {NAME_PATTERN.pattern}")
 
     def entry(self, name: str) -> ModelEntry:
-        self._check_name(name)
         entry = self.models.get(name)
         if entry is None:
+            self._check_name(name)  # only a miss needs telling a bad name from an unknown one
             raise NotFound(f"unknown model {name!r}; available: {sorted(self.models)}")
         return entry
 

@@ -109,7 +109,8 @@ def parse_request(
         doc = _object(orjson.loads(header), "request body")
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"request body is not valid JSON: {exc}") from None
-    json_depth(doc, max_depth)
+    if header.count(b"[") + header.count(b"{") > max_depth:  # fewer brackets cannot nest deeper: skip the walk
+        json_depth(doc, max_depth)
     parameters = _object(doc.get("parameters") or {}, "'parameters'")
     inputs = _inputs(doc.get("inputs"), BinaryReader(remainder))
     binary_default = bool(parameters.get("binary_data_output", False))
