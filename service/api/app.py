@@ -19,7 +19,7 @@ from ..core.errors import ServiceError
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings, get_settings
-from . import attention, docs, encoding, extensions, health, infer, predict, repository
+from . import attention, docs, encoding, explore, extensions, health, infer, playground, predict, repository
 from .fast_infer import FastInfer, error_answer, unexpected_answer
 from .middleware import AdmissionMiddleware, RequestContextMiddleware
 
@@ -108,9 +108,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.admission = Admission(settings.max_inflight_requests, metrics.rejected.labels("inflight_limit").inc)
     _install_error_handlers(app)
     # extensions first: its /v2/models/stats must win over /v2/models/{model_name}.
-    for module in (extensions, health, infer, repository, predict, encoding, attention):
+    for module in (extensions, health, infer, repository, predict, encoding, attention, explore):
         app.include_router(module.router)
     docs.install(app)
+    playground.install(app)
     # Added first = innermost: /infer skips FastAPI's routing but keeps every layer above.
     app.add_middleware(FastInfer, repository=repo, settings=settings)
     if settings.cors_origins:

@@ -45,6 +45,14 @@ _DOCS_CSP = (
     b"connect-src 'self'; frame-ancestors 'none'",
 )
 _DOC_PATHS = ("/docs",)
+# The playground (api/playground.py): its own scripts, styles and fetches only; it draws on canvases,
+# sets styles through the CSSOM (never style attributes), and never submits a form.
+_UI_CSP = (
+    b"content-security-policy",
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    b"base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+)
+_UI_PATHS = ("/ui",)
 _RETRY_AFTER = [(b"retry-after", b"1")]
 # Bounds on the body discarded after an early answer: past them the connection
 # is closed anyway (a client sending more, or stalling, pays for it, not the server).
@@ -58,6 +66,7 @@ ADMITTED = "ortserve.admitted"
 
 _STRICT_TAIL = [*_SECURITY_HEADERS, _STRICT_CSP]
 _DOCS_TAIL = [*_SECURITY_HEADERS, _DOCS_CSP]
+_UI_TAIL = [*_SECURITY_HEADERS, _UI_CSP]
 
 
 class RequestContextMiddleware:
@@ -91,7 +100,8 @@ class RequestContextMiddleware:
         started = time.perf_counter() if self.access_log else 0.0
         status = 500
         path = scope["path"]
-        tail = [(b"x-request-id", rid.encode()), *(_DOCS_TAIL if path.startswith(_DOC_PATHS) else _STRICT_TAIL)]
+        tail = [(b"x-request-id", rid.encode()), *(_DOCS_TAIL if path.startswith(_DOC_PATHS)
+                                                    else _UI_TAIL if path.startswith(_UI_PATHS) else _STRICT_TAIL)]
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
