@@ -57,6 +57,8 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[Any]:
     service = Service(executable_path=_first(DRIVER, "chromedriver") or DRIVER[0])
     driver = webdriver.Chrome(options=options, service=service)
     try:
+        driver.get("about:blank")  # leave the start page, whose chrome:// resources would fill the log
+        requested_urls(driver)
         yield driver
     finally:
         driver.quit()
@@ -71,3 +73,12 @@ def requested_urls(driver: Any) -> list[str]:
         if message.get("method") == "Network.requestWillBeSent":
             urls.append(message["params"]["request"]["url"])
     return urls
+
+
+NETWORK = ("http:", "https:", "ws:", "wss:", "ftp:")
+
+
+def network_urls(driver: Any) -> list[str]:
+    """The requested URLs that go over a network: chrome://, data:, blob: and about: are served
+    by the browser itself."""
+    return [u for u in requested_urls(driver) if u.startswith(NETWORK)]
