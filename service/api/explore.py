@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Self
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..core.errors import Unprocessable
@@ -74,7 +75,7 @@ async def samples(model_name: str, repo: Repo) -> dict[str, Any]:
              responses={**_UNKNOWN, 400: {"description": "Corrupt image, wrong channels, NaN/Inf"},
                         413: {"description": "Too long a text or sequence, too large an image"},
                         422: {"description": "A field this model does not take, or no preprocessing"}})
-async def preprocessed(model_name: str, body: PreprocessRequest, repo: Repo, settings: AppSettings) -> dict[str, Any]:
+async def preprocessed(model_name: str, body: PreprocessRequest, repo: Repo, settings: AppSettings) -> Response:
     mv = repo.get(model_name)
     config = mv.config
     kind = preprocess.kind_of(config)
@@ -98,4 +99,4 @@ async def preprocessed(model_name: str, body: PreprocessRequest, repo: Repo, set
         answer["tokens"], answer["truncated"] = tokenized.tokens, tokenized.truncated
     answer["inputs"] = catalog.oip_inputs(config, feeds)
     answer["outputs"] = [{"name": Postprocessing.from_config(config).output}]
-    return answer
+    return Response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")

@@ -81,10 +81,11 @@ def describe(config: ModelConfig) -> dict[str, Any]:
 
 def oip_inputs(config: ModelConfig, feeds: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """Feeds of one request (batch axis included when the model batches) as OIP JSON input tensors,
-    in the config's input order."""
+    in the config's input order. `data` stays a flat numpy array: orjson writes float32 values in
+    their shortest exact form (0.1, not 0.10000000149011612)."""
     tensors = []
     for spec in config.input:
         array = np.asarray(feeds[spec.name])
         tensors.append({"name": spec.name, "shape": list(array.shape), "datatype": kserve_datatype(array.dtype),
-                        "data": array.reshape(-1).tolist()})
+                        "data": array.reshape(-1)})
     return tensors

@@ -53,6 +53,11 @@ def test_reference_models(name, kind, output):
 
 def test_oip_inputs_keep_shape_datatype_and_order():
     feeds = {"mask": np.ones((1, 3), np.int64), "tokens": np.array([[2, 3, 4]], np.int64)}
-    tensors = oip_inputs(config(text_attention), feeds)
+    tensors = [{**t, "data": t["data"].tolist()} for t in oip_inputs(config(text_attention), feeds)]
     assert tensors == [{"name": "tokens", "shape": [1, 3], "datatype": "INT64", "data": [2, 3, 4]},
                        {"name": "mask", "shape": [1, 3], "datatype": "INT64", "data": [1, 1, 1]}]
+
+
+def test_oip_inputs_keep_float32_values_exact():
+    (tensor,) = oip_inputs(config(image_autoencoder), {"image": np.full((1, 1, 8, 8), 0.1, np.float32)})
+    assert tensor["data"].dtype == np.float32 and tensor["datatype"] == "FP32"
