@@ -349,3 +349,15 @@ def test_docs_pages_have_examples_the_test_runs():
     runnable = {p.name: [e for e in page_examples(p.read_text(encoding="utf-8"))
                          if not (e[0] == "bash" and DOCS_NOT_RUN.match(e[1]))] for p in DOCS.glob("*.md")}
     assert runnable and all(runnable.values()), {name: len(found) for name, found in runnable.items()}
+
+
+def scaffold_commands() -> list[tuple[str, list[str]]]:
+    return [(c, comments) for block in blocks("bash") for c, comments in commands(block)
+            if c.startswith("python -m service.scaffold ")]
+
+
+def test_readme_scaffold_examples_run_and_print_what_is_shown(tmp_path):
+    found = scaffold_commands()
+    assert found, "the README shows no `python -m service.scaffold` example"
+    for command, comments in found:
+        run_command(command, comments, tmp_path)
