@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import io
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -22,25 +24,25 @@ SEVEN = [(-60, -70), (60, -70), (30, -10), (0, 50), (-15, 85)]
 TWO = [(-50, -50), (-20, -80), (40, -75), (50, -30), (-50, 70), (55, 70)]
 
 
-def wait_for(driver, css: str):  # type: ignore[no-untyped-def]
+def wait_for(driver: Any, css: str) -> Any:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, css))
 
 
-def stroke(driver, points: list[tuple[int, int]]) -> None:  # type: ignore[no-untyped-def]
+def stroke(driver: Any, points: list[tuple[int, int]]) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
     pad = wait_for(driver, "canvas.pad")
     chain = ActionChains(driver).move_to_element_with_offset(pad, *points[0]).click_and_hold()
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+    for (x0, y0), (x1, y1) in pairwise(points):
         for _ in range(4):  # several moves per segment, so the line is drawn, not jumped
             chain = chain.move_by_offset(round((x1 - x0) / 4), round((y1 - y0) / 4))
     chain.release().perform()
 
 
-def save(driver, path: Path) -> None:  # type: ignore[no-untyped-def]
+def save(driver: Any, path: Path) -> None:
     image = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
     image.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
     print(f"{path} ({path.stat().st_size // 1024} KiB)")

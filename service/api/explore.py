@@ -29,7 +29,8 @@ from .deps import ApiKey, AppSettings, Repo
 router = APIRouter(tags=["friendly endpoints"], dependencies=[ApiKey])
 
 _FIELD = {"image": "image_b64", "sequence": "frames", "text": "text"}
-_UNKNOWN = {404: {"description": "Unknown model"}, 503: {"description": "Model not ready"}}
+_UNKNOWN: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown model"},
+                                             503: {"description": "Model not ready"}}
 
 
 class PreprocessRequest(BaseModel):
