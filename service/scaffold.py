@@ -39,10 +39,6 @@ from .core.runtime import validate_against_session
 DEFAULT_MAX_BATCH_SIZE = 64
 
 
-class ScaffoldError(Exception):
-    """A model or destination this command cannot turn into a repository entry; the message says why."""
-
-
 def model_name(path: Path) -> str:
     """A repository name from a file name: characters outside [A-Za-z0-9_.-] become '_'."""
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem).lstrip("_.-") or "model"
@@ -62,7 +58,7 @@ def read_graph(path: Path) -> ort.InferenceSession:
     try:
         return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT's own Fail/InvalidGraph/NoSuchFile types
-        raise ScaffoldError(f"{path}: ONNX Runtime cannot load it: {exc}") from None
+        raise ConfigError(f"{path}: ONNX Runtime cannot load it: {exc}") from None
 
 
 def infer_config(session: ort.InferenceSession, name: str, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
@@ -78,9 +74,9 @@ def infer_config(session: ort.InferenceSession, name: str, max_batch_size: int =
             notes.append(f"output {node.name!r} left out: {node.type} is not a tensor the protocol can carry")
     for node in inputs:
         if node.type not in ORT_TO_KSERVE:
-            raise ScaffoldError(f"input {node.name!r} is {node.type}, not a tensor: the protocol cannot send it")
+            raise ConfigError(f"input {node.name!r} is {node.type}, not a tensor: the protocol cannot send it")
     if not outputs:
-        raise ScaffoldError("the graph has no tensor output to serve")
+        raise ConfigError("the graph has no tensor output to serve")
     nodes = inputs + outputs
     batched = max_batch_size > 0 and all(len(n.shape) >= 1 and _symbolic(n.shape[0]) for n in nodes)
     if max_batch_size > 0 and not batched:
@@ -123,16 +119,19 @@ def to_json(config: dict[str, Any]) -> str:
 
 def scaffold(model: Path, repository: Path, name: str | None = None, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
              force: bool = False) -> tuple[ModelConfig, list[str]]:
-    """Write `<repository>/<name>/config.json` and `<repository>/<name>/1/model.onnx`; check them as the server does."""
+    """Write `<repository>/<name>/config.json` and `<repository>/<name>/1/model.onnx`; check them as the server does.
+
+    A model or destination that cannot become an entry raises ConfigError (the service's one
+    error for a model that cannot be served), its message saying why."""
     model, repository = Path(model), Path(repository)
     if not model.is_file():
-        raise ScaffoldError(f"{model}: no such file")
+        raise ConfigError(f"{model}: no such file")
     name = name or model_name(model)
     if not NAME_PATTERN.match(name):
-        raise ScaffoldError(f"--name {name!r}: expected letters, digits, '_', '.', '-' (first a letter or digit)")
+        raise ConfigError(f"--name {name!r}: expected letters, digits, '_', '.', '-' (first a letter or digit)")
     entry = repository / name
     if (entry / CONFIG_FILENAME).exists() and not force:
-        raise ScaffoldError(f"{entry / CONFIG_FILENAME} exists; pass --force to replace it")
+        raise ConfigError(f"{entry / CONFIG_FILENAME} exists; pass --force to replace it")
     data = model.read_bytes()
     session = read_graph(model)
     config, notes = infer_config(session, name, max_batch_size, str(model), hashlib.sha256(data).hexdigest())
@@ -142,8 +141,8 @@ def scaffold(model: Path, repository: Path, name: str | None = None, max_batch_s
     try:
         loaded = load_model_config(entry)
         validate_against_session(loaded, read_graph(entry / "1" / MODEL_FILE))
-    except (ConfigError, ScaffoldError) as exc:  # e.g. external data that stayed behind
-        raise ScaffoldError(f"the written entry does not load: {exc}") from None
+    except ConfigError as exc:  # e.g. external data that stayed behind
+        raise ConfigError(f"the written entry does not load: {exc}") from None
     return loaded, notes
 
 
@@ -165,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config, notes = scaffold(args.model, args.repository, args.name, args.max_batch_size, args.force)
-    except ScaffoldError as exc:
+    except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     entry = args.repository / config.name

@@ -17,7 +17,8 @@ from onnx import TensorProto, helper
 
 from scripts.launcher import ServerProcess
 from service.core.config import load_model_config
-from service.scaffold import ScaffoldError, infer_config, main, model_name, read_graph, scaffold, to_json
+from service.core.errors import ConfigError
+from service.scaffold import infer_config, main, model_name, read_graph, scaffold, to_json
 from tests.tiny_models import _save
 
 
@@ -69,18 +70,18 @@ def test_written_entry_loads_as_the_server_loads_it(tmp_path):
 def test_refuses_to_overwrite_unless_forced(tmp_path):
     source = graph_file(tmp_path, ["batch", 4], ["batch", 4])
     scaffold(source, tmp_path / "repo")
-    with pytest.raises(ScaffoldError, match="config.json exists; pass --force"):
+    with pytest.raises(ConfigError, match="config.json exists; pass --force"):
         scaffold(source, tmp_path / "repo")
     assert scaffold(source, tmp_path / "repo", force=True)[0].name == "m"
 
 
 def test_bad_inputs_name_the_problem(tmp_path):
-    with pytest.raises(ScaffoldError, match="no such file"):
+    with pytest.raises(ConfigError, match="no such file"):
         scaffold(tmp_path / "missing.onnx", tmp_path / "repo")
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
-    with pytest.raises(ScaffoldError, match="ONNX Runtime cannot load it"):
+    with pytest.raises(ConfigError, match="ONNX Runtime cannot load it"):
         scaffold(tmp_path / "junk.onnx", tmp_path / "repo")
-    with pytest.raises(ScaffoldError, match="--name '-x'"):
+    with pytest.raises(ConfigError, match="--name '-x'"):
         scaffold(graph_file(tmp_path, [2], [2]), tmp_path / "repo", "-x")
 
 

@@ -123,6 +123,26 @@ def test_a_sentence_gets_its_language_and_a_heatmap(page, server):
     assert not wait_for(page, "select[aria-label=head]").is_enabled()
 
 
+def test_multi_hot_encodes_and_decodes_against_the_models_labels(page, server):
+    from selenium.webdriver.common.by import By
+
+    page.get(server.url + "/ui#langid_transformer")
+    wait_for(page, "details.encoding summary").click()
+    labels = wait_for(page, "input[aria-label=labels]")
+    labels.clear()
+    labels.send_keys("ru, bg")
+    page.find_element(By.XPATH, "//button[text()='Encode']").click()
+    wait_for(page, "[data-result=encoding]")
+    page.find_element(By.XPATH, "//button[text()='Decode']").click()
+    out = wait_for(page, "[data-result=encoding]")
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(page, 10).until(lambda d: out.text.startswith("decoded:"))
+    assert out.text == 'decoded: [["bg","ru"]]'  # in the model's label order
+    vector = json.loads(wait_for(page, "textarea[aria-label=vector]").get_attribute("value"))
+    assert len(vector) == 40 and sum(vector) == 2
+
+
 def test_a_held_out_utterance_is_plotted_and_identified(page, server):
     from selenium.webdriver.support.ui import Select
 
