@@ -154,13 +154,14 @@ def test_a_held_out_utterance_is_plotted_and_identified(page, server):
 
 
 def test_live_panel_shows_the_servers_own_numbers(page, server):
-    page.get(server.url + "/ui#digits_lenet")
-    draw_one(page)
-    row = wait_for(page, "#live-table tr[data-model=digits_lenet]")
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(page, 10).until(lambda d: int(row.find_elements("css selector", "td")[-1].text) >= 1)
-    cells = [td.text for td in row.find_elements("css selector", "td")]
+    page.get(server.url + "/ui#digits_lenet")
+    draw_one(page)
+    # The panel redraws its rows every 3 s: read the cells in one step, never hold a row element.
+    read = ("const row = document.querySelector('#live-table tr[data-model=digits_lenet]');"
+            "return row ? [...row.cells].map((td) => td.textContent) : null;")
+    cells = WebDriverWait(page, 10).until(lambda d: (c := d.execute_script(read)) and int(c[5]) >= 1 and c)
     stats = json.loads(subprocess.run(["curl", "-sS", f"{server.url}/v2/models/digits_lenet/stats"],
                                       capture_output=True, text=True, check=True).stdout)
     assert int(cells[5]) <= stats["model_stats"][0]["inference_stats"]["success"]["count"]
