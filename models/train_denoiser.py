@@ -40,7 +40,7 @@ DEFAULTS = {
     "repository": str(cli.REPOSITORY),
 }
 NAME = "digits_denoiser"
-# Only keys the server reads (service/core/processing.py rejects others); remarks go in "notes".
+# Only keys the server reads (service/core/config_blocks.py rejects others); remarks go in "notes".
 PREPROCESSING = {
     "type": "image", "height": 8, "width": 8, "channels": 1, "layout": "CHW",
     "value_range": [0.0, 1.0], "scale": 1.0 / 255.0,

@@ -102,7 +102,7 @@ def train_classifier(args) -> tuple[torch.nn.Module, dict]:
 
 
 def digits_config(name: str, description: str, num_classes: int) -> dict:
-    # Only keys the server reads (service/core/processing.py rejects others); remarks go in "notes".
+    # Only keys the server reads (service/core/config_blocks.py rejects others); remarks go in "notes".
     preprocessing = {
         "type": "image",
         "height": 8, "width": 8, "channels": 1, "layout": "CHW",

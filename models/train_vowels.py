@@ -31,7 +31,7 @@ from .export import base_config, publish, tensor_spec
 from .networks import SequenceClassifier
 from .training import count_parameters, fit, minibatches, predict, set_seed, validation_split
 
-# Only keys the server reads (service/core/processing.py rejects others); remarks go in "notes".
+# Only keys the server reads (service/core/config_blocks.py rejects others); remarks go in "notes".
 PREPROCESSING = {
     "type": "sequence", "channels": CHANNELS,
     "lengths_input": "lengths", "min_length": 1, "max_length": 4096,

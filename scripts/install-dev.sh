@@ -27,6 +27,8 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)   # promtool checks th
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 # Estonian training words for language id (wordfreq has no Estonian list): the spelling dictionary.
 [ -e /usr/share/hunspell/et_EE.dic ] || need+=(myspell-et)
+# A real browser for the playground's tests (tests/service/api/test_playground_browser.py): Selenium drives it.
+command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || need+=(chromium chromium-driver)
 bash scripts/system-packages.sh "for the deployment validation tests, heatmap fonts and Estonian training words" ${need[@]+"${need[@]}"}
 # Firefox's language packs (language-id training messages, models/data_firefox.py): optional
 # for the tests, so a machine without apt-get or the Debian mirror gets a note, not a failure.

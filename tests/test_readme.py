@@ -162,6 +162,8 @@ def test_curl_example(index, server, workdir):
 
 def matches(shown: object, real: object, where: str) -> None:
     """`real` agrees with the README's `shown` answer: numbers to the decimals shown, "..." elides."""
+    if shown == "...":
+        return
     if isinstance(shown, dict):
         assert isinstance(real, dict), where
         for key, value in shown.items():
@@ -239,3 +241,123 @@ def test_first_loadtest_example_runs(server, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "p99" in done.stdout and "data: sklearn load_digits" in done.stdout
 
+
+
+# -- docs/*.md: every example of each page, in page order --------------------------------------------
+# The same checks as the README's (curl answers, shown JSON, Python blocks), plus what a page may do
+# besides: run a command (`python -m service.scaffold ...`: the comment lines after it are its output and
+# must appear in it), start its own server (`python -m service --repository DIR &`: the page's later
+# examples talk to it), and show a file it wrote (`<!-- docs-test: file PATH -->` before a JSON block).
+
+DOCS = ROOT / "docs"
+SERVE = re.compile(r"^python -m service(?:\s|$)")
+FILE_MARKER = re.compile(r"<!-- docs-test: file (\S+) -->\s*```json\n(.*?)^```", re.S | re.M)
+# Set-up commands a page shows but the test cannot run: each installs and serves, or runs the suite itself.
+DOCS_NOT_RUN = re.compile(r"^(scripts/serve\.sh|scripts/test\.sh)(\s|$)")
+
+
+def page_examples(text: str) -> list[tuple[str, str, object]]:
+    """("bash", command, comments), ("python", code, None), ("file", path, shown) and
+    ("answer", "METHOD PATH BODY", shown), in the order they appear on the page."""
+    found: list[tuple[int, tuple[str, str, object]]] = []
+    for match in FENCE.finditer(text):
+        lang, body = match.group(1), match.group(2)
+        if lang == "bash":
+            found += [(match.start(), ("bash", command, comments)) for command, comments in commands(body)]
+        elif lang == "python":
+            found.append((match.start(), ("python", body, None)))
+    found += [(m.start(), ("file", m.group(1), m.group(2))) for m in FILE_MARKER.finditer(text)]
+    found += [(m.start(), ("answer", " ".join(filter(None, m.groups()[:3])), m.group(4))) for m in MARKER.finditer(text)]
+    return [example for _, example in sorted(found, key=lambda pair: pair[0])]
+
+
+def check_curl(command: str, comments: list[str], server: ServerProcess, cwd: Path) -> None:
+    status, body = run_curl(command, server, cwd)
+    assert 200 <= status < 300, f"{command}\n-> {status} {body[:300]!r}"
+    if not any(c.startswith("{") for c in comments):
+        return
+    answer = json.loads(body)
+    fields = documented_fields(comments)
+    for key in top_level_keys(comments):
+        assert key in answer, f"{command}\nthe page shows {key!r}; the answer has {sorted(answer)}"
+        if fields.get(key) is not None:
+            assert answer[key] == fields[key], f"{command}\n{key}: page {fields[key]!r}, server {answer[key]!r}"
+
+
+def run_python(code: str, server: ServerProcess, cwd: Path) -> None:
+    for old in ("127.0.0.1:8000", "localhost:8000"):
+        code = code.replace(old, f"127.0.0.1:{server.port}")
+    script = cwd / "example.py"
+    script.write_text(code)
+    done = subprocess.run([sys.executable, str(script)], cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{code}\n{done.stderr}"
+
+
+def run_command(command: str, comments: list[str], cwd: Path) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "NO_MKDOCS_2_WARNING": "1"}
+    done = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+    for line in comments:
+        assert line in done.stdout, f"{command}\nthe page shows {line!r}; the output is:\n{done.stdout}"
+
+
+def start_server(command: str, cwd: Path) -> ServerProcess:
+    words = shlex.split(command, comments=True)
+    words = words[: words.index("&")] if "&" in words else words
+    args = words[3:]
+    repository = cwd / args.pop(args.index("--repository") + 1)
+    args.remove("--repository")
+    server = ServerProcess(repository, args=args)
+    server.wait_ready()
+    return server
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in DOCS.glob("*.md")))
+def test_docs_page_examples(page, server, tmp_path):
+    examples = page_examples((DOCS / page).read_text(encoding="utf-8"))
+    for shared in ("mkdocs.yml", "docs"):  # commands run in a scratch folder that sees the docs sources
+        (tmp_path / shared).symlink_to(ROOT / shared)
+    own: ServerProcess | None = None
+    try:
+        for kind, what, extra in examples:
+            current = own or server
+            if kind == "bash" and DOCS_NOT_RUN.match(what):
+                continue
+            if kind == "bash" and SERVE.match(what):
+                if own is not None:
+                    own.terminate()
+                own = start_server(what, tmp_path)
+            elif kind == "bash" and what.lstrip().startswith("curl "):
+                check_curl(what, extra, current, tmp_path)
+            elif kind == "bash":
+                run_command(what, extra, tmp_path)
+            elif kind == "python":
+                run_python(what, current, tmp_path)
+            elif kind == "file":
+                matches(json.loads(extra), json.loads((tmp_path / what).read_text()), f"{page}: {what}")
+            else:
+                method, path, *body = what.split(" ", 2)
+                response = httpx.request(method, current.url + path, json=json.loads(body[0]) if body else None)
+                assert response.status_code == 200, f"{page}: {what}: {response.status_code} {response.text[:300]}"
+                matches(json.loads(extra), response.json(), f"{page}: {what}")
+    finally:
+        if own is not None:
+            own.terminate()
+
+
+def test_docs_pages_have_examples_the_test_runs():
+    runnable = {p.name: [e for e in page_examples(p.read_text(encoding="utf-8"))
+                         if not (e[0] == "bash" and DOCS_NOT_RUN.match(e[1]))] for p in DOCS.glob("*.md")}
+    assert runnable and all(runnable.values()), {name: len(found) for name, found in runnable.items()}
+
+
+def scaffold_commands() -> list[tuple[str, list[str]]]:
+    return [(c, comments) for block in blocks("bash") for c, comments in commands(block)
+            if c.startswith("python -m service.scaffold ")]
+
+
+def test_readme_scaffold_examples_run_and_print_what_is_shown(tmp_path):
+    found = scaffold_commands()
+    assert found, "the README shows no `python -m service.scaffold` example"
+    for command, comments in found:
+        run_command(command, comments, tmp_path)

@@ -16,7 +16,7 @@ from ..core.admission import Admission
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings, get_settings
-from . import attention, docs, encoding, extensions, health, infer_openapi, predict, repository
+from . import attention, docs, encoding, explore, extensions, health, infer_openapi, playground, predict, repository
 from .admission import HttpAdmission
 from .edge import Edge
 from .errors import install_handlers
@@ -98,9 +98,10 @@ def create_app(settings: Settings | None = None) -> OrtserveApp:
     app.state.http_admission = HttpAdmission(app.state.admission)
     install_handlers(app)
     # extensions first: its /v2/models/stats must win over /v2/models/{model_name}.
-    for module in (extensions, health, infer_openapi, repository, predict, encoding, attention):
+    for module in (extensions, health, infer_openapi, repository, predict, encoding, attention, explore):
         app.include_router(module.router)
     docs.install(app)
+    playground.install(app)
     if settings.cors_origins:
         # CORS must wrap /infer too, so the endpoint sits inside it, ahead of the router.
         app.add_middleware(InferEndpoint, repository=repo, settings=settings)

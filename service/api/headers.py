@@ -22,8 +22,15 @@ DOCS_CSP: Header = (
     b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     b"connect-src 'self'; frame-ancestors 'none'",
 )
+# The playground (api/playground.py): its own scripts, styles and fetches only; it draws on canvases,
+# sets styles through the CSSOM (never style attributes), and never submits a form.
+UI_CSP: Header = (
+    b"content-security-policy",
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    b"base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+)
 # Path prefixes whose pages load this origin's assets, with the policy they get.
-PAGE_POLICIES: tuple[tuple[str, Header], ...] = (("/docs", DOCS_CSP),)
+PAGE_POLICIES: tuple[tuple[str, Header], ...] = (("/docs", DOCS_CSP), ("/ui", UI_CSP))
 
 JSON: Header = (b"content-type", b"application/json")
 BINARY: Header = (b"content-type", b"application/octet-stream")

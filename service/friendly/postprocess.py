@@ -1,6 +1,6 @@
 """Model outputs -> friendly answers, driven by the model's declared `postprocessing` block.
 
-The block is typed in service/core/processing.py: classification ("softmax",
+The block is typed in service/core/config_blocks.py: classification ("softmax",
 "sigmoid" or "none": output, applied_in_graph, multi_label, threshold, top_k)
 or an image out ("image": output, value_range).
 
