@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
 from service.api.admission import ADMITTED, HttpAdmission
 from service.api.early_answer import SMALL_BODY
 from service.api.seam_check import ProbeTransport
-from service.api.uvicorn_seam import one_small_request, protocol_for
+from service.api.uvicorn_seam import protocol_for
 from service.core.admission import Admission
 
 BODY = b'{"inputs": []}'
@@ -28,29 +27,6 @@ def request(*headers: str, body: bytes = BODY, line: str = "POST /v2/models/m/in
 
 
 SMALL = request(f"Content-Length: {len(BODY)}")
-
-
-def test_one_whole_small_post_qualifies():
-    assert one_small_request(SMALL)
-    assert one_small_request(request(f"content-length:{len(BODY)}", "Connection: keep-alive"))
-
-
-@pytest.mark.parametrize("data, why", [
-    (request(f"Content-Length: {len(BODY)}", line="GET /v2/models/m HTTP/1.1"), "not a POST"),
-    (request(f"Content-Length: {len(BODY)}", line="POST /v2/health/ready HTTP/1.1"), "not under /v2/models/"),
-    (request(f"Content-Length: {len(BODY)}", line="POST /v2/models/m/infer HTTP/1.0"), "HTTP/1.0 closes"),
-    (request(), "no Content-Length"),
-    (request("Content-Length: 1x"), "Content-Length not a number"),
-    (request(f"Content-Length: {len(BODY) + 1}"), "body not complete yet"),
-    (request(f"Content-Length: {len(BODY)}") + b"POST", "a pipelined request follows"),
-    (request(f"Content-Length: {len(BODY)}", "Connection: close"), "the client wants the connection closed"),
-    (request(f"Content-Length: {len(BODY)}", "Expect: 100-continue"), "waits for 100 Continue"),
-    (request("Transfer-Encoding: chunked", body=b"0\r\n\r\n"), "chunked"),
-    (request(f"Content-Length: {SMALL_BODY + 1}", body=b"x" * (SMALL_BODY + 1)), "large body"),
-    (request(f"Content-Length: {len(BODY)}")[:30], "headers not complete"),
-])
-def test_anything_unusual_is_left_to_the_parser(data, why):
-    assert not one_small_request(data), why
 
 
 class App:
