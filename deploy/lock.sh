@@ -24,8 +24,17 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$PYTHON" -m venv "$tmp/venv"
 "$tmp/venv/bin/pip" install --quiet "pip-tools==7.6.2"
-CUSTOM_COMPILE_COMMAND="deploy/lock.sh" "$tmp/venv/bin/pip-compile" --quiet --strip-extras --allow-unsafe \
-    --extra gpu --extra dev --extra train --no-emit-index-url --no-emit-find-links \
-    --output-file deploy/constraints.txt "$@" pyproject.toml deploy/torch.in deploy/build.in deploy/loadtest.in
+compile() {
+    CUSTOM_COMPILE_COMMAND="deploy/lock.sh" "$tmp/venv/bin/pip-compile" --quiet --strip-extras --allow-unsafe \
+        --extra gpu --extra dev --extra train --no-emit-index-url --no-emit-find-links \
+        --output-file deploy/constraints.txt "$@" pyproject.toml deploy/torch.in deploy/build.in deploy/loadtest.in
+}
+compile "$@"
+# onnxruntime and onnxruntime-gpu are one release built twice: the CPU image and the GPU image must
+# run the same one, and onnxruntime-gpu's newest can lag onnxruntime's. Hold the CPU build to it.
+pin() { grep -E "^$1==" deploy/constraints.txt | cut -d= -f3; }
+if [ "$(pin onnxruntime)" != "$(pin onnxruntime-gpu)" ]; then
+    compile --upgrade-package "onnxruntime==$(pin onnxruntime-gpu)"
+fi
 # A local version label (torch's +cpu) names one build; the pin must install on any machine.
 sed -i -E 's/^(torch==[0-9.]+)\+[A-Za-z0-9.]+$/\1/' deploy/constraints.txt

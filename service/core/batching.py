@@ -173,6 +173,8 @@ class Batcher:
                 pending.future.set_exception(DeadlineExceeded("request expired in the queue", model=self.config.name))
                 continue
             kept.append(pending)
+        if len(kept) != len(self._queue):
+            self._observer.on_queue_depth(len(kept))  # what was dropped no longer waits
         self._queue = kept
 
     def _compatible_rows(self) -> int:
