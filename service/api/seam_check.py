@@ -147,7 +147,8 @@ async def check_seam(config: uvicorn.Config, admission: HttpAdmission, server: o
              # Set in __init__, so read from its code: a class attribute check would miss them.
              + missing("RequestResponseCycle attributes", RequestResponseCycle.__init__.__code__.co_names)
              + missing("FlowControl attributes", FlowControl.__init__.__code__.co_names)
-             + missing("Server attributes", server))
+             + missing("Server attributes", server)
+             + missing("ServerState attributes", ServerState.__init__.__code__.co_names))
     problems = [f"missing {name}" for name in names]
     if config.limit_concurrency is not None:
         problems.append("limit_concurrency is set: uvicorn would answer 503 itself, outside admission (unset it; "

@@ -61,6 +61,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "response_complete", "response_started", "message_event", "keep_alive", "disconnected", "on_response"),
     "FlowControl attributes": ("write_paused",),
     "Server attributes": ("startup", "shutdown", "server_state", "started", "should_exit"),
+    "ServerState attributes": ("connections", "tasks", "total_requests", "default_headers"),
     "Server attributes once started": ("servers",),
 }
 
@@ -273,6 +274,11 @@ class DrainingServer(uvicorn.Server):
         if self.grpc is not None:
             grace = self.repository.settings.drain_timeout_s + RESPONSE_GRACE_S
             grpc_stopped = asyncio.ensure_future(self.grpc.stop(grace))
+        # Requests already read finish with the queues still open: closing them first answered
+        # one that was between its headers and its queue with a 503 (seen under `docker stop`).
+        tasks: set[asyncio.Task[None]] = self.server_state.tasks
+        if tasks:
+            await asyncio.wait(set(tasks), timeout=self.repository.settings.drain_timeout_s)
         await self.repository.close()
         if grpc_stopped is not None:
             await grpc_stopped
