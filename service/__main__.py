@@ -82,6 +82,10 @@ class DrainingServer(uvicorn.Server):
         if self.grpc is not None:
             grace = self.repository.settings.drain_timeout_s + RESPONSE_GRACE_S
             grpc_stopped = asyncio.ensure_future(self.grpc.stop(grace))
+        # Requests already read finish with the queues still open: closing them first answered
+        # one that was between its headers and its queue with a 503 (seen under `docker stop`).
+        if self.server_state.tasks:
+            await asyncio.wait(set(self.server_state.tasks), timeout=self.repository.settings.drain_timeout_s)
         await self.repository.close()
         if grpc_stopped is not None:
             await grpc_stopped

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -150,6 +151,37 @@ def test_sigterm_under_load_answers_every_accepted_request(tmp_path, drain_timeo
     assert set(counts) == expect, f"{counts}\n{proc.log()[-3000:]}"
     assert refused == 5, "a new connection after SIGTERM was served"
     assert code in (0, -15), proc.log()[-3000:]  # -15: uvicorn re-raises SIGTERM after a clean drain
+
+
+def test_sigterm_serves_a_request_read_before_it_and_queued_after(tmp_path):
+    """Headers in before SIGTERM, body after: the request was accepted and must be served, not
+    answered 503 because the queues closed while it was still on its way to them (the race
+    `docker stop` under load hit once in three runs; tests/deploy/test_compose_engine.py)."""
+    repo = tmp_path / "repo"
+    write_model(repo, AFFINE_CONFIG, affine_graph())
+    proc = ServerProcess(repo)
+    proc.wait_ready()
+    body = b'{"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]}'
+    head = (f"POST /v2/models/affine/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    try:
+        with socket.create_connection(("127.0.0.1", proc.port), timeout=30) as s:
+            s.sendall(head)
+            time.sleep(0.3)  # the server has the headers: the request's task is running
+            proc.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # uvicorn notices the signal on its next 0.1 s tick, then drains
+            s.sendall(body)
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        code = proc.terminate(timeout=60)
+    finally:
+        proc.terminate()
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+    assert code in (0, -15), proc.log()[-3000:]
 
 
 # -- hot reload under load ---------------------------------------------------------
