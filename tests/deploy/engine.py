@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -112,6 +113,18 @@ def published(name: str) -> list[tuple[str, str]]:
     """(host address, container port) of every port the container publishes."""
     ports = inspect(name)["NetworkSettings"]["Ports"] or {}
     return [(b["HostIp"], container) for container, bindings in ports.items() for b in bindings or []]
+
+
+def crash(name: str, helper_image: str) -> None:
+    """kill -9 of the container's process, as a crash (the restart policy applies; `docker kill`
+    would count as a manual stop). Without root, a throwaway container in the host's PID
+    namespace sends it: SIGKILL from inside the container's own namespace cannot stop its PID 1."""
+    pid = inspect(name)["State"]["Pid"]
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except PermissionError:
+        docker("run", "--rm", "--pid=host", "--label", f"{LABEL}=crash", "--entrypoint", "sh", helper_image,
+               "-c", f"kill -9 {pid}")
 
 
 def counter(name: str, metric: str, model: str) -> float:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import subprocess
 import tarfile
 import time
@@ -289,8 +288,7 @@ def address_of(container: str) -> str:
 def test_failover_crash_of_a_replica_under_load(stack, say):
     victim, lb = stack.replicas[1], stack.containers("lb")[0]
     restarts = eng.inspect(victim)["RestartCount"]
-    pid = eng.inspect(victim)["State"]["Pid"]
-    row, struck = fault_under_load(stack, victim, lambda: os.kill(pid, signal.SIGKILL))  # a crash
+    row, struck = fault_under_load(stack, victim, lambda: eng.crash(victim, stack.env["PYTHON_IMAGE"]))
     assert row["errors_total"] == 0, f"failed requests across the crash: {row['errors']}"
     assert upstream_errors(lb, struck, address_of(victim)) > 0, "nginx saw no failure: the crash missed the load"
     eng.wait_for(lambda: eng.inspect(victim)["RestartCount"] == restarts + 1, 30, "the restart policy")
