@@ -1,17 +1,25 @@
-# syntax=docker/dockerfile:1
-#
 # ortserve images. One Dockerfile, three targets (BuildKit builds only the stages a target needs):
 #
 #   docker build -t ortserve:cpu .                        # default target `cpu`: python:3.11-slim + onnxruntime
 #   docker build --target gpu -t ortserve:gpu .           # CUDA 13 + cuDNN 9 + onnxruntime-gpu (never onnxruntime)
 #   docker build --target loadtest -t ortserve:loadtest . # cpu image + the load-test client and its sample data
 #
+# BuildKit is required (Docker 23+ uses it by default; on 20.10 set DOCKER_BUILDKIT=1): the legacy
+# builder builds every stage, the CUDA one included, for any target. There is deliberately no
+# `# syntax=` line: it would make BuildKit pull a frontend image, and the built-in frontend of
+# Docker 20.10+ reads this file as it is, so no registry is needed beyond the base images.
+# Without a registry: scripts/docker-base.sh builds PYTHON_IMAGE from Debian's packages, then
+#   DOCKER_BUILDKIT=1 docker build --network host --build-arg PYTHON_IMAGE=ortserve-base/python:3.11-bookworm -t ortserve:cpu .
+#
 # Every dependency version comes from deploy/constraints.txt (regenerate with deploy/lock.sh).
 # Configuration is environment only (ORTSERVE_*); the server is PID 1 in exec form, so the
 # SIGTERM of `docker stop` / Kubernetes reaches uvicorn directly and drains accepted requests
 # for ORTSERVE_DRAIN_TIMEOUT_S (default 30 s: keep the orchestrator's grace period longer).
-# tests/deploy/test_image_venv.py replays the builder's RUN lines and this CMD/HEALTHCHECK outside Docker.
+# tests/deploy/test_image_venv.py replays the builder's RUN lines and this CMD/HEALTHCHECK outside Docker;
+# tests/deploy/test_compose_engine.py builds and runs them on a real engine.
 
+# Any Debian-based Python 3.11 with venv, python on PATH and apt: the official slim image, or
+# scripts/docker-base.sh's ortserve-base/python:3.11-bookworm (Debian's own Python 3.11).
 ARG PYTHON_IMAGE=python:3.11-slim
 # onnxruntime-gpu 1.31 wheels are built against CUDA 13.x and cuDNN 9.x (their `cuda` and
 # `cudnn` extras require nvidia-cuda-runtime~=13.0 and nvidia-cudnn-cu13~=9.0), so the GPU

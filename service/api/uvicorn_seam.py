@@ -276,10 +276,13 @@ class DrainingServer(uvicorn.Server):
             grpc_stopped = asyncio.ensure_future(self.grpc.stop(grace))
         # Requests already read finish with the queues still open: closing them first answered
         # one that was between its headers and its queue with a 503 (seen under `docker stop`).
+        # Both waits share one drain_timeout_s, so a stop still ends within the orchestrator's grace.
+        budget = self.repository.settings.drain_timeout_s
+        ends = asyncio.get_running_loop().time() + budget
         tasks: set[asyncio.Task[None]] = self.server_state.tasks
         if tasks:
-            await asyncio.wait(set(tasks), timeout=self.repository.settings.drain_timeout_s)
-        await self.repository.close()
+            await asyncio.wait(set(tasks), timeout=budget)
+        await self.repository.close(max(0.0, ends - asyncio.get_running_loop().time()))
         if grpc_stopped is not None:
             await grpc_stopped
         await super().shutdown(sockets)

@@ -132,11 +132,13 @@ class ModelRepository:
             self.models[name] = ModelEntry(name, entry.config, state=State.UNLOADED, reason="unloaded by an admin")
             self._drain_later(entry, keep=None)
 
-    def _drain_later(self, old: ModelEntry, keep: ModelEntry | None) -> None:
+    def _drain_later(self, old: ModelEntry, keep: ModelEntry | None, drain_timeout_s: float | None = None) -> None:
+        timeout = self.settings.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
+
         async def drain() -> None:
             for mv in old.versions.values():
                 if mv.batcher is not None:
-                    await mv.batcher.close(self.settings.drain_timeout_s)
+                    await mv.batcher.close(timeout)
                 if mv.executor is not None:
                     mv.executor.shutdown(wait=False)
                 still_served = keep is not None and keep.versions.get(mv.version, None) is not None
@@ -233,8 +235,9 @@ class ModelRepository:
             return mv, result
         raise AssertionError("unreachable")
 
-    async def close(self) -> None:
-        """Drain every model (SIGTERM path): finish what was accepted, then stop.
+    async def close(self, drain_timeout_s: float | None = None) -> None:
+        """Drain every model (SIGTERM path): finish what was accepted, then stop; queued work
+        gets up to `drain_timeout_s` (default: the setting), the rest is failed with 503.
 
         Idempotent: the server's SIGTERM handler drains first, and the app's
         lifespan shutdown (the only path for in-process clients) calls it again."""
@@ -242,6 +245,6 @@ class ModelRepository:
             return
         self._closed = True
         for entry in list(self.models.values()):
-            self._drain_later(entry, keep=None)
+            self._drain_later(entry, keep=None, drain_timeout_s=drain_timeout_s)
         if self._draining:
             await asyncio.gather(*self._draining, return_exceptions=True)

@@ -33,6 +33,23 @@ def default_of(value) -> str:
     return m.group(1) if m else str(value)
 
 
+def published(port: str) -> tuple[str, str, str]:
+    """(address, host port, container port) of a `ports` entry, variables at their defaults."""
+    parts = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", port).split(":")
+    assert len(parts) == 3, f"{port}: publish as ADDRESS:HOST_PORT:CONTAINER_PORT"
+    return parts[0], parts[1], parts[2]
+
+
+def resolved(env: dict[str, str] | None = None) -> dict:
+    """`compose config` with every profile: the file as Compose reads it with `env` set."""
+    args = [a for p in PROFILES for a in ("--profile", p)]
+    result = subprocess.run(
+        [*compose_command(), "-f", str(COMPOSE), *args, "config"], cwd=ROOT, env={**clean_env(), **(env or {})},
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    return yaml.safe_load(result.stdout)["services"]
+
+
 def compose_command() -> list[str]:
     """`docker compose` (v2 plugin) when present, else Debian's `docker-compose` (v1, Python)."""
     if shutil.which("docker"):
@@ -65,17 +82,53 @@ def test_compose_config_is_valid(profiles):
 
 
 def test_resolved_config_has_every_service():
-    cmd = compose_command()
-    args = [a for p in PROFILES for a in ("--profile", p)]
-    result = subprocess.run(
-        [*cmd, "-f", str(COMPOSE), *args, "config"], cwd=ROOT, env=clean_env(),
-        capture_output=True, text=True, timeout=120, check=True,
-    )
-    resolved = yaml.safe_load(result.stdout)["services"]
-    assert set(resolved) == {"serve", "serve-gpu", "replica", "lb", "prometheus", "grafana", "loadtest"}
+    services = resolved()
+    assert set(services) == {"serve", "serve-gpu", "replica", "lb", "prometheus", "grafana", "loadtest"}
     # YAML anchors merged as intended: replicas keep the shared healthcheck and the read-only models.
-    assert resolved["replica"]["healthcheck"]["test"] == resolved["serve"]["healthcheck"]["test"]
-    assert resolved["replica"]["environment"]["ORTSERVE_INTRA_OP_THREADS"] in ("1", 1)
+    assert services["replica"]["healthcheck"]["test"] == services["serve"]["healthcheck"]["test"]
+    assert services["replica"]["environment"]["ORTSERVE_INTRA_OP_THREADS"] in ("1", 1)
+
+
+def _host_addresses(services: dict) -> set[str]:
+    """Host addresses of every published port of a resolved config (short or long syntax)."""
+    found = set()
+    for service in services.values():
+        for port in service.get("ports", []):
+            found.add(port["host_ip"] if isinstance(port, dict) else str(port).rsplit(":", 2)[0])
+    return found
+
+
+def test_ports_publish_on_loopback_unless_a_bind_address_is_set(compose):
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert port.startswith("${ORTSERVE_BIND_ADDRESS:-127.0.0.1}:"), f"{name}: {port}"
+    assert _host_addresses(resolved()) == {"127.0.0.1"}
+    assert _host_addresses(resolved({"ORTSERVE_BIND_ADDRESS": "0.0.0.0"})) == {"0.0.0.0"}
+
+
+def test_images_are_overridable_with_the_official_ones_as_defaults(compose, stages):
+    """Where no registry answers, scripts/docker-base.sh's images stand in (README: Images)."""
+    services = compose["services"]
+    assert services["lb"]["image"] == "${NGINX_IMAGE:-nginx:1.28-alpine}"
+    assert services["prometheus"]["image"] == "${PROMETHEUS_IMAGE:-prom/prometheus:v2.55.1}"
+    assert services["grafana"]["image"] == "${GRAFANA_IMAGE:-grafana/grafana:11.6.0}"
+    arg_default = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.M).group(1)
+    for name, service in services.items():
+        if "build" in service:
+            assert service["build"]["args"]["PYTHON_IMAGE"] == f"${{PYTHON_IMAGE:-{arg_default}}}", name
+    base = {"PYTHON_IMAGE": "ortserve-base/python:3.11-bookworm", "NGINX_IMAGE": "ortserve-base/nginx:bookworm",
+            "PROMETHEUS_IMAGE": "ortserve-base/prometheus:bookworm"}
+    services = resolved(base)
+    assert services["lb"]["image"] == base["NGINX_IMAGE"]
+    assert services["prometheus"]["image"] == base["PROMETHEUS_IMAGE"]
+    assert services["replica"]["build"]["args"]["PYTHON_IMAGE"] == base["PYTHON_IMAGE"]
+
+
+def test_grafana_is_not_open_by_default(compose):
+    environment = compose["services"]["grafana"]["environment"]
+    assert default_of(environment["GF_AUTH_ANONYMOUS_ENABLED"]) == "false", "anonymous access only when asked for"
+    assert environment["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    assert environment["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD")
 
 
 def test_profiles(compose):
@@ -135,12 +188,12 @@ def test_gpu_service_reserves_an_nvidia_gpu(compose):
 
 
 def test_ports_do_not_collide(compose):
-    published = {}
+    taken = {}
     for name, service in compose["services"].items():
         for port in service.get("ports", []):
-            host = default_of(port.rsplit(":", 1)[0])
-            assert host not in published, f"{name} and {published.get(host)} both publish {host}"
-            published[host] = name
+            _, host, _ = published(port)
+            assert host not in taken, f"{name} and {taken.get(host)} both publish {host}"
+            taken[host] = name
     assert "ports" not in compose["services"]["replica"], "replicas are reached through lb only"
 
 
@@ -165,8 +218,12 @@ def test_lb_fronts_the_replicas(compose):
     conf = (ROOT / "deploy/nginx/nginx.conf").read_text()
     assert "server replica:8000" in conf
     listen = [line.split()[1].rstrip(";") for line in conf.splitlines() if line.strip().startswith("listen ")]
-    container_ports = [p.split(":")[-1] for p in lb["ports"]]
+    container_ports = [published(p)[2] for p in lb["ports"]]
     assert container_ports == listen
+    assert lb["stop_signal"] == "SIGQUIT", "nginx's graceful stop (SIGTERM is its fast one)"
+    # compose's healthcheck runs wget: busybox's in nginx:alpine, Debian's in docker-base.sh's image.
+    assert lb["healthcheck"]["test"][:2] == ["CMD", "wget"]
+    assert "wget" in (ROOT / "scripts" / "docker-base.sh").read_text().split("packages=nginx-light,", 1)[1].split()[0]
 
 
 def test_loadtest_command_parses_with_the_client(compose):
@@ -190,6 +247,10 @@ def test_prometheus_discovers_every_server_service(compose):
     sd = job["dns_sd_configs"][0]
     assert sd["type"] == "A"
     assert set(sd["names"]) == set(SERVER_SERVICES) <= set(compose["services"])
+    # The data path is explicit: prom/prometheus's CMD and Debian's package disagree on its default.
+    prometheus = compose["services"]["prometheus"]
+    assert "--storage.tsdb.path=/prometheus" in prometheus["command"]
+    assert "prometheus-data:/prometheus" in prometheus["volumes"]
     assert sd["port"] == int(settings_default("port"))
     assert job.get("metrics_path", "/metrics") == "/metrics"
 
@@ -211,4 +272,4 @@ def test_servers_publish_http_and_grpc(compose):
     for name in ("serve", "serve-gpu"):
         container_ports = [p.rsplit(":", 1)[1] for p in compose["services"][name]["ports"]]
         assert container_ports == ["8000", "8001"], name
-    assert compose["services"]["serve"]["ports"][1] == "${ORTSERVE_GRPC_HOST_PORT:-8001}:8001"
+    assert compose["services"]["serve"]["ports"][1] == "${ORTSERVE_BIND_ADDRESS:-127.0.0.1}:${ORTSERVE_GRPC_HOST_PORT:-8001}:8001"

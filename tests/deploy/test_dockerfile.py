@@ -105,6 +105,24 @@ def test_hadolint(path: Path):
 # Stages, bases, users, commands
 
 
+def test_no_parser_directive_pulls_a_frontend():
+    """`# syntax=...` makes BuildKit pull a frontend image from a registry before it reads the
+    file (a build without a registry then fails); the built-in frontend of Docker 20.10+ suffices."""
+    for line in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break  # directives are only valid above the first instruction, comment or blank line
+        assert not re.match(r"#\s*syntax\s*=", line, re.I), f"parser directive {line!r}"
+
+
+def test_python_base_is_a_build_argument_with_the_official_default(stages):
+    """PYTHON_IMAGE swaps the base (scripts/docker-base.sh builds one from Debian's packages);
+    the official slim image stays the default, and compose passes the same default on."""
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", text, re.M)
+    for name in ("builder", "fonts", "runtime"):
+        assert re.search(rf"^FROM \$\{{PYTHON_IMAGE\}} AS {name}$", text, re.M), name
+
+
 def test_targets_exist_and_cpu_is_the_default(stages):
     names = [s.name for s in stages]
     for target in ALL_TARGETS:
@@ -258,6 +276,7 @@ def test_dockerignore_keeps_the_context_small():
         "models/results/digits_lenet.json", "models/data/train.npz", "bench-results/x.json",
         ".notes/CONTRACT.md", ".ci/run", "deploy/k8s/cpu/deployment.yaml", "docker-compose.yml",
         "ortserve.egg-info/PKG-INFO", "service/.pytest_cache/x", "scripts/loadtest/__pycache__/a.pyc",
+        "scripts/docker-base.sh", "scripts/ci/docker-engine.sh",
     ):
         assert df.ignored(path, rules), f"{path} would be sent to the daemon"
     for path in (
