@@ -16,7 +16,19 @@ from ..core.admission import Admission
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings, get_settings
-from . import attention, docs, encoding, explore, extensions, health, infer_openapi, playground, predict, repository
+from . import (
+    attention,
+    docs,
+    encoding,
+    explore,
+    extensions,
+    health,
+    infer_openapi,
+    playground,
+    predict,
+    repository,
+    trace_setting,
+)
 from .admission import HttpAdmission
 from .edge import Edge
 from .errors import install_handlers
@@ -100,6 +112,7 @@ def create_app(settings: Settings | None = None) -> OrtserveApp:
     # extensions first: its /v2/models/stats must win over /v2/models/{model_name}.
     for module in (extensions, health, infer_openapi, repository, predict, encoding, attention, explore):
         app.include_router(module.router)
+    app.include_router(trace_setting.router)
     docs.install(app)
     playground.install(app)
     if settings.cors_origins:
