@@ -48,7 +48,7 @@ class RequestTrace:
     def __init__(self, spans: Spans, name: str, parent: Parent | None, start: float,
                  attributes: dict[str, Any]) -> None:
         self._spans = spans
-        self._offset = time.time_ns() - time.monotonic_ns()
+        self._offset = spans.clock()
         self._done = False
         context = spans.parent_context(parent) if parent is not None else _EMPTY
         self.span = spans.tracer.start_span(name, context, SpanKind.SERVER, attributes, start_time=self.ns(start))
@@ -105,9 +105,18 @@ class Spans:
         self.provider.add_span_processor(BatchSpanProcessor(exporter or OTLPSpanExporter()))
         self.tracer = self.provider.get_tracer("ortserve", __version__)
         self.log_frequency = log_frequency
+        self._offset, self._synced = time.time_ns() - time.monotonic_ns(), time.monotonic()
         self._ended = 0
         self._flush = threading.Event()
         self._flusher: threading.Thread | None = None
+
+    def clock(self) -> int:
+        """Wall-clock ns minus monotonic ns: one offset for a request's and its batch's spans,
+        so their edges line up exactly; read again every 10 s to follow clock adjustments."""
+        now = time.monotonic()
+        if now - self._synced > 10.0:
+            self._offset, self._synced = time.time_ns() - time.monotonic_ns(), now
+        return self._offset
 
     @staticmethod
     def parent_context(parent: Parent) -> Context:
@@ -123,7 +132,7 @@ class Spans:
               began: float, input_s: float, compute_s: float, output_s: float, rows: int) -> None:
         """The execution span of one batch, and each traced request's batch-side children.
         `traced` are the batcher's pending requests that carry a RequestTrace (`.trace`, `.enqueued`)."""
-        offset = time.time_ns() - time.monotonic_ns()
+        offset = self.clock()
         start, end = began + input_s, began + input_s + compute_s
         span = self.tracer.start_span(
             f"execute {model}", _EMPTY, links=[Link(p.trace.span.get_span_context()) for p in traced],
