@@ -23,7 +23,7 @@ from tests.deploy.conftest import (
     unavailable,
 )
 
-PROFILES = ["gpu", "scale", "monitoring", "loadtest"]
+PROFILES = ["gpu", "scale", "monitoring", "loadtest", "tracing"]
 SERVER_SERVICES = ["serve", "serve-gpu", "replica"]
 
 
@@ -72,7 +72,7 @@ def test_resolved_config_has_every_service():
         capture_output=True, text=True, timeout=120, check=True,
     )
     resolved = yaml.safe_load(result.stdout)["services"]
-    assert set(resolved) == {"serve", "serve-gpu", "replica", "lb", "prometheus", "grafana", "loadtest"}
+    assert set(resolved) == {"serve", "serve-gpu", "replica", "lb", "prometheus", "grafana", "loadtest", "otel-collector"}
     # YAML anchors merged as intended: replicas keep the shared healthcheck and the read-only models.
     assert resolved["replica"]["healthcheck"]["test"] == resolved["serve"]["healthcheck"]["test"]
     assert resolved["replica"]["environment"]["ORTSERVE_INTRA_OP_THREADS"] in ("1", 1)

@@ -149,3 +149,35 @@ async def test_grpc_infer_and_trace_setting(repo_dir, receiver):
         await channel.close()
         await server.stop(0)
         await repo.close()
+
+
+@pytest.mark.slow
+def test_a_real_server_process_with_tritons_clients(repo_dir, receiver):
+    """tritonclient's own trace calls (HTTP and gRPC) change a running server, whose exporter then
+    sends spans over real HTTP to the receiver."""
+    import tritonclient.grpc as grpcclient
+    import tritonclient.http as httpclient
+
+    from scripts.launcher import ServerProcess
+
+    env = {"ORTSERVE_ADMIN_TOKEN": "admin", "ORTSERVE_TRACE_LOG_FREQUENCY": "1",
+           "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver.endpoint, "OTEL_SERVICE_NAME": "ortserve-process"}
+    with ServerProcess(repo_dir, env=env, grpc=True) as server:
+        http = httpclient.InferenceServerClient(server.url.removeprefix("http://"))
+        assert http.get_trace_settings()["trace_level"] == ["OFF"]
+        updated = http.update_trace_settings("affine", {"trace_level": ["TIMESTAMPS"], "trace_rate": "1"},
+                                             headers=ADMIN)
+        assert updated["trace_level"] == ["TIMESTAMPS"] and updated["trace_rate"] == "1"
+        tensor = httpclient.InferInput("x", [1, 4], "FP32")
+        tensor.set_data_from_numpy(np.ones((1, 4), np.float32))
+        http.infer("affine", [tensor], headers={"traceparent": f"00-{TRACE}-{SPAN}-01"})
+        spans = receiver.wait_for(lambda s: any(x.name == "infer affine" for x in s))
+        root = next(s for s in spans if s.name == "infer affine")
+        assert (root.trace_id, root.parent_span_id) == (TRACE, SPAN)
+        assert root.resource["service.name"] == "ortserve-process"
+        grpc_client = grpcclient.InferenceServerClient(server.grpc_target)
+        settings = grpc_client.get_trace_settings("affine", as_json=True)["settings"]
+        assert settings["trace_level"]["value"] == ["TIMESTAMPS"]
+        grpc_client.update_trace_settings("affine", {"trace_level": None, "trace_rate": None},
+                                          headers={"authorization": "Bearer admin"})
+        assert http.get_trace_settings("affine")["trace_level"] == ["OFF"]
