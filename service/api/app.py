@@ -21,6 +21,7 @@ from .admission import HttpAdmission
 from .edge import Edge
 from .errors import install_handlers
 from .infer_endpoint import InferEndpoint
+from .trace_setting import router as trace_setting_router
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> OrtserveApp:
     # extensions first: its /v2/models/stats must win over /v2/models/{model_name}.
     for module in (extensions, health, infer_openapi, repository, predict, encoding, attention, explore):
         app.include_router(module.router)
+    app.include_router(trace_setting_router)
     docs.install(app)
     playground.install(app)
     if settings.cors_origins:

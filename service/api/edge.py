@@ -87,10 +87,14 @@ class Edge:
                 await self.admission.guard(admitted, scope, receive, send, length)
         finally:
             if self.access_log:
-                log.info("request", extra={
+                extra = {
                     "method": scope["method"], "path": scope["path"], "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                })
+                }
+                traced = scope["state"].get("trace_id")  # set by a front door that traced the request
+                if traced:
+                    extra["trace_id"] = traced
+                log.info("request", extra=extra)
             request_id.reset(token)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, rid: str) -> int:
@@ -109,6 +113,9 @@ class Edge:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *tail]
+                traced = scope["state"].get("traceresponse")  # a traced request (api/tracing_http.py)
+                if traced:
+                    message["headers"].append((b"traceresponse", traced))
             await send(message)
 
         await self.general(scope, receive, send_with_tail)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..core.auth import check_api_key
 from ..core.errors import ClientDisconnected, ServiceError
+from ..core.logs import trace_id
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
 from ..protocol.execute import answer_infer
@@ -61,6 +63,7 @@ class InferEndpoint:
     def __init__(self, fallback: ASGIApp | None, repository: ModelRepository, settings: Settings) -> None:
         self.repository = repository
         self.api_key = settings.api_key
+        self.tracing = repository.tracing
         self.max_depth = settings.max_json_depth
         self.fallback = fallback
 
@@ -77,6 +80,26 @@ class InferEndpoint:
     ) -> int:
         """Answer one /infer request; with `tail`, the answer carries the request id and the
         security headers itself (the edge adds them otherwise). Returns the status."""
+        if not self.tracing.on:  # the one check an untraced request pays
+            return await self._answer(target, scope, receive, send, tail, None)
+        headers: RequestHeaders = scope.get(REQUEST) or RequestHeaders.read(scope["headers"])
+        rid = scope.get("state", {}).get("request_id")
+        trace = self.tracing.begin(target[0], headers.traceparent, headers.tracestate,
+                                   {"rpc.system": "http", "ortserve.request_id": rid or ""})
+        if trace is None:
+            return await self._answer(target, scope, receive, send, tail, None)
+        scope.setdefault("state", {})["trace_id"] = trace.trace_id_hex
+        token = trace_id.set(trace.trace_id_hex)
+        try:
+            status = await self._answer(target, scope, receive, send, tail, trace)
+            trace.set("http.response.status_code", status)
+            return status
+        finally:
+            trace.finish()
+            trace_id.reset(token)
+
+    async def _answer(self, target: tuple[str, str | None], scope: Scope, receive: Receive, send: Send,
+                      tail: bool, trace: Any) -> int:
         in_flight: InFlight | None = scope.get(ADMITTED)
         try:
             headers: RequestHeaders = scope.get(REQUEST) or RequestHeaders.read(scope["headers"])
@@ -87,33 +110,41 @@ class InferEndpoint:
             if in_flight is None:  # no protocol to tell us of a disconnect: a watcher does
                 payload, json_length = await answer_infer(
                     self.repository, target[0], target[1], body, headers.header_length, max_depth=self.max_depth,
-                    guard=partial(cancel_on_disconnect, receive))
+                    guard=partial(cancel_on_disconnect, receive), trace=trace)
             else:
-                payload, json_length = await self._watched(in_flight, target, body, headers.header_length)
+                payload, json_length = await self._watched(in_flight, target, body, headers.header_length, trace)
         except ClientDisconnected:
+            if trace is not None:
+                trace.fail("the client disconnected")
             return 499  # nobody is left to read an answer
         except ServiceError as exc:
             status, error, extra = error_answer(exc)
-            await self._send(scope, in_flight, send, status, error, [JSON, *extra], tail)
+            if trace is not None:
+                trace.fail(exc.message)
+            await self._send(scope, in_flight, send, status, error, [JSON, *extra], tail, trace)
             return status
         except Exception:
-            await self._send(scope, in_flight, send, 500, unexpected_answer(scope), [JSON], tail)
+            if trace is not None:
+                trace.fail("internal server error")
+            await self._send(scope, in_flight, send, 500, unexpected_answer(scope), [JSON], tail, trace)
             return 500
         if json_length is None:
-            await self._send(scope, in_flight, send, 200, payload, [JSON], tail)
+            await self._send(scope, in_flight, send, 200, payload, [JSON], tail, trace)
         else:
-            await self._send(scope, in_flight, send, 200, payload, [BINARY, (HEADER_LENGTH, b"%d" % json_length)], tail)
+            await self._send(scope, in_flight, send, 200, payload, [BINARY, (HEADER_LENGTH, b"%d" % json_length)],
+                             tail, trace)
         return 200
 
     async def _watched(
         self, in_flight: InFlight, target: tuple[str, str | None], body: bytes, header_length: str | None,
+        trace: Any,
     ) -> tuple[bytes, int | None]:
         """The work, cancelled by the HTTP protocol itself if the connection is lost."""
         task = asyncio.current_task()
         in_flight.watch(task)
         try:
             return await answer_infer(self.repository, target[0], target[1], body, header_length,
-                                      max_depth=self.max_depth)
+                                      max_depth=self.max_depth, trace=trace)
         except asyncio.CancelledError:
             if not in_flight.disconnected:
                 raise  # cancelled from outside (shutdown): not ours to swallow
@@ -125,8 +156,10 @@ class InferEndpoint:
 
     @staticmethod
     async def _send(scope: Scope, in_flight: InFlight | None, send: Send, status: int, body: bytes,
-                    headers: list[Header], tail: bool) -> None:
+                    headers: list[Header], tail: bool, trace: Any = None) -> None:
         rid = scope.get("state", {}).get("request_id", "").encode()
+        if trace is not None:  # W3C traceresponse: the trace id a caller can look the request up by
+            headers.append((b"traceresponse", trace.header.encode()))
         if in_flight is not None and tail:
             head = encode(headers) + b"x-request-id: " + rid + b"\r\n" + STRICT_TAIL_RAW
             if in_flight.answer(status, head, body):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from typing import Any, Literal
 
 import numpy as np
@@ -35,6 +36,7 @@ from ..friendly import preprocess
 from ..friendly.postprocess import Postprocessing, image_array, to_png
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
 from .schemas import PNG, PredictResponse, Timeout
+from .tracing_http import traced
 
 router = APIRouter(tags=["friendly endpoints"], dependencies=[ApiKey])
 
@@ -165,7 +167,8 @@ def _json_items(body: PredictRequest, config: ModelConfig, kind: str, settings: 
 
 
 async def _predict(name: str, version: str | None, request: Request, repo: ModelRepository, settings: Settings,
-                   top_k: int | None, threshold: float | None, fmt: str | None, upscale: int) -> Response:
+                   top_k: int | None, threshold: float | None, fmt: str | None, upscale: int,
+                   trace: Any = None) -> Response:
     mv = repo.get(name, version)  # 404/503 before looking at the body
     config, version = mv.config, str(mv.version)  # every item goes to this one version
     body, files = await _parse(request, settings)
@@ -207,7 +210,17 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
     deadline = None if timeout is None else Deadline.after(timeout)  # one deadline for all the items
     wanted = frozenset([post.output])
     results = await unless_disconnected(request, asyncio.gather(
-        *(repo.infer(InferRequest(name, version, f, wanted, deadline)) for f in feeds)))
+        *(repo.infer(InferRequest(name, version, f, wanted, deadline, trace=trace)) for f in feeds)))
+    encoding = time.monotonic()
+    answer = _answer(name, version, config, post, results, texts, fmt, upscale, inverted, top_k, threshold)
+    if trace is not None:
+        trace.child("encode", encoding, time.monotonic())
+    return answer
+
+
+def _answer(name: str, version: str, config: ModelConfig, post: Postprocessing, results: list[Any], texts: list[Any],
+            fmt: str | None, upscale: int, inverted: list[bool], top_k: int | None,
+            threshold: float | None) -> Response:
     outputs = [{k: v[0] if config.batched else v for k, v in r.outputs.items()} for _, r in results]
     if post.type == "image":
         return _image_answer(name, version, post, outputs, fmt, upscale, inverted)
@@ -250,7 +263,8 @@ Upscale = Query(1, ge=1, le=64, description="Image-output models: integer PNG en
 async def predict(model_name: str, request: Request, repo: Repo, settings: AppSettings,
                   top_k: int | None = TopK, threshold: float | None = Threshold,
                   format: Literal["json", "png"] | None = Format, upscale: int = Upscale) -> Response:
-    return await _predict(model_name, None, request, repo, settings, top_k, threshold, format, upscale)
+    return await traced(repo.tracing, model_name, request, lambda trace: _predict(
+        model_name, None, request, repo, settings, top_k, threshold, format, upscale, trace))
 
 
 @router.post("/v2/models/{model_name}/versions/{model_version}/predict", summary="Predict with a named version",
@@ -258,4 +272,5 @@ async def predict(model_name: str, request: Request, repo: Repo, settings: AppSe
 async def predict_version(model_name: str, model_version: str, request: Request, repo: Repo, settings: AppSettings,
                           top_k: int | None = TopK, threshold: float | None = Threshold,
                           format: Literal["json", "png"] | None = Format, upscale: int = Upscale) -> Response:
-    return await _predict(model_name, model_version, request, repo, settings, top_k, threshold, format, upscale)
+    return await traced(repo.tracing, model_name, request, lambda trace: _predict(
+        model_name, model_version, request, repo, settings, top_k, threshold, format, upscale, trace))

@@ -19,6 +19,9 @@ class RequestHeaders:
     header_length: str | None = None
     authorization: str | None = None
     api_key: str | None = None
+    # W3C Trace Context: the caller's span, continued when this request is traced (core/tracing).
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     @property
     def token(self) -> str | None:
@@ -45,6 +48,14 @@ class RequestHeaders:
             elif name == b"authorization":
                 if out.authorization is None:
                     out.authorization = value.decode("latin-1")
-            elif name == b"x-api-key" and out.api_key is None:
-                out.api_key = value.decode("latin-1")
+            elif name == b"x-api-key":
+                if out.api_key is None:
+                    out.api_key = value.decode("latin-1")
+            elif name == b"traceparent":
+                if out.traceparent is None:
+                    out.traceparent = value.decode("latin-1")
+            elif name == b"tracestate":
+                # Several tracestate headers are one list (W3C Trace Context): joined with commas.
+                text = value.decode("latin-1")
+                out.tracestate = text if out.tracestate is None else f"{out.tracestate},{text}"
         return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,3 +26,7 @@ class BatchObserver:
 
     on_batch: Callable[[int, float, float, float], None] = lambda rows, seconds, input_s, output_s: None
     on_queue_depth: Callable[[int], None] = lambda depth: None
+    # After a batch that served traced requests (their pending entries, with `.trace` and
+    # `.enqueued`): began, input_s, compute_s, output_s, rows (core/tracing makes the spans).
+    on_traced: Callable[[list[Any], float, float, float, float, int], None] = (
+        lambda traced, began, input_s, compute_s, output_s, rows: None)

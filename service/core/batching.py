@@ -46,6 +46,7 @@ class _Pending:
     deadline: float | None = None
     # The outputs this request asked for (None: all of them); a batch fetches their union.
     outputs: frozenset[str] | None = None
+    trace: Any = None  # the request's RequestTrace when it is traced (core/tracing)
 
 
 def _expire(future: asyncio.Future[Result], name: str, timeout_s: float) -> None:
@@ -96,7 +97,8 @@ class Batcher:
             self._loop_task = asyncio.get_running_loop().create_task(self._dispatch_loop())
 
     async def submit(
-        self, inputs: dict[str, np.ndarray], deadline: Deadline | None = None, outputs: frozenset[str] | None = None
+        self, inputs: dict[str, np.ndarray], deadline: Deadline | None = None, outputs: frozenset[str] | None = None,
+        trace: Any = None,
     ) -> Result:
         """Queue one request the repository has checked (validation.py; inputs carry a
         batch axis when the model is batched) and await its own result or error.
@@ -119,7 +121,7 @@ class Batcher:
         if self.quarantine and digest(inputs) in self.quarantine:
             key = ("alone", object())  # failed alone before: shares no batch, costs one run
         pending = _Pending(inputs, rows, key, loop.create_future(), time.monotonic(),
-                           None if deadline is None else deadline.at, outputs)
+                           None if deadline is None else deadline.at, outputs, trace)
         if not self._queue and (self._running == 0 or (not self.batching and self._running < self.instances)):
             # Idle: run it now, as the dispatcher would (it lets batches grow only while something
             # runs). Waking it to take this one would cost an event round trip and a loop iteration.
@@ -265,6 +267,9 @@ class Batcher:
             if not pending.future.done():
                 pending.future.set_exception(self._error(exc))
             return
+        traced = [p for p in batch if p.trace is not None]
+        if traced:
+            self._observer.on_traced(traced, began, input_s, compute, output_s, rows)
         for pending, result in zip(batch, per_request):
             if not pending.future.done():
                 pending.future.set_result(Result(result, began - pending.enqueued, compute, rows, input_s, output_s))

@@ -142,6 +142,14 @@ class VersionPolicy(BaseModel):
         return ordered
 
 
+class ResponseCache(BaseModel):
+    """Triton's `response_cache` block: answers to repeated requests come from the server's cache."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enable: bool = False
+
+
 class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -161,6 +169,11 @@ class ModelConfig(BaseModel):
     postprocessing: Annotated[Postprocessing, BeforeValidator(default_classification)] = (
         ClassificationPostprocessing())
     provenance: dict[str, Any] = {}
+    # Cache this model's answers (core/cache.py; the size limit is the server's response_cache_bytes).
+    response_cache: ResponseCache = ResponseCache()
+    # False marks a model whose answer to one input may change (sampling or state in the graph):
+    # it refuses response_cache.enable, since a cached answer would freeze one of them.
+    deterministic: bool = True
 
     @field_validator("platform")
     @classmethod
@@ -191,6 +204,10 @@ class ModelConfig(BaseModel):
                 )
         check_names(self.preprocessing, self.postprocessing, [s.name for s in self.input],
                     [s.name for s in self.output])
+        if self.response_cache.enable and not self.deterministic:
+            raise ValueError(
+                "response_cache.enable is true but the model is marked non-deterministic (deterministic: false): "
+                "the same input may get another answer, so a cached one would be wrong; remove one of the two")
         too_big = [b for b in self.warmup.batch_sizes if self.max_batch_size and b > self.max_batch_size]
         if too_big:
             raise ValueError(f"warmup batch sizes {too_big} exceed max_batch_size {self.max_batch_size}")

@@ -9,6 +9,8 @@ import sys
 import time
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+# Set by a front door only for a traced request (core/tracing): its log lines carry the trace id.
+trace_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
 
 # Attributes every LogRecord has; anything else came in through `extra=` and is logged as a field.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName", "color_message"}
@@ -25,6 +27,9 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid:
             doc["request_id"] = rid
+        tid = trace_id.get()
+        if tid:
+            doc["trace_id"] = tid
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 doc[key] = value

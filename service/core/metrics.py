@@ -19,10 +19,11 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from .batch_results import BatchObserver, Result
+from .cache import ResponseCache
 from .statistics import Statistics, VersionStats
 from .triton_metrics import Family
 
@@ -54,6 +55,15 @@ _TRITON_COUNTERS: tuple[tuple[str, str, Callable[[VersionStats], float]], ...] =
     ("nv_inference_compute_output_duration_us",
      "Cumulative compute output duration in microseconds (slicing each answer out), summed per request",
      lambda s: s.compute_output.ns / 1000),
+    # Triton's response cache families (its per-model names), from the same statistics.
+    ("nv_cache_num_hits_per_model", "Number of response cache hits per model", lambda s: s.cache_hit.count),
+    ("nv_cache_num_misses_per_model", "Number of response cache misses per model", lambda s: s.cache_miss.count),
+    ("nv_cache_hit_duration_per_model",
+     "Cumulative time requests spend retrieving a cached response per model on cache hits (microseconds)",
+     lambda s: s.cache_hit.ns / 1000),
+    ("nv_cache_miss_duration_per_model",
+     "Cumulative time requests spend looking up and inserting responses into the cache on a cache miss "
+     "(microseconds)", lambda s: s.cache_miss.ns / 1000),
 )
 
 
@@ -119,6 +129,21 @@ class _Collector(Collector):
         yield depth
 
 
+class _CacheCollector(Collector):
+    """The response cache of this process (core/cache.py): what it holds against its limit."""
+
+    def __init__(self, cache: ResponseCache) -> None:
+        self.cache = cache
+
+    def collect(self) -> Iterator[Metric]:
+        cache = self.cache
+        yield GaugeMetricFamily("ortserve_response_cache_bytes", "Bytes held by the response cache", cache.bytes)
+        yield GaugeMetricFamily("ortserve_response_cache_limit_bytes", "The response cache's byte limit", cache.limit)
+        yield GaugeMetricFamily("ortserve_response_cache_entries", "Answers held by the response cache", len(cache))
+        yield CounterMetricFamily("ortserve_response_cache_evictions", "Answers evicted to stay within the limit",
+                                  cache.evictions)
+
+
 class Metrics:
     def __init__(self) -> None:
         self.statistics = Statistics()
@@ -164,6 +189,20 @@ class Metrics:
         live.request.observe(total_s)
         live.queue.observe(result.queue_s)
         self.statistics.of(model, version).on_success(total_s, result)
+
+    def record_cache_hit(self, model: str, version: str, total_s: float, lookup_s: float) -> None:
+        live = self._versions.get((model, version)) or self._live((model, version))
+        live.request.observe(total_s)
+        live.queue.observe(0.0)
+        self.statistics.of(model, version).on_cache_hit(total_s, lookup_s)
+
+    def record_cache_miss(self, model: str, version: str, seconds: float, count: int = 1) -> None:
+        """A lookup that missed (count 1), or storing its answer afterwards (count 0: time only)."""
+        self.statistics.of(model, version).cache_miss.add(seconds, count)
+
+    def watch_cache(self, cache: ResponseCache) -> None:
+        """The cache's size, entries and evictions as gauges, read when scraped."""
+        self.registry.register(_CacheCollector(cache))
 
     def record_failure(self, model: str, version: str, reason: str, total_s: float = 0.0) -> None:
         self.failure.inc((model, version, reason))

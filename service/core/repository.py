@@ -18,12 +18,14 @@ from typing import Any
 
 from .batch_results import Result
 from .batching import Batcher
+from .cache import ResponseCache
 from .config import ModelConfig, load_model_config
 from .errors import ConfigError, ModelUnavailable, NotFound, ServiceError, ShuttingDown, status_code_for
 from .metrics import Metrics
 from .request import Deadline, InferRequest
 from .runtime import OrtRuntime
 from .settings import Settings
+from .tracing import Tracing
 from .validation import check_inputs, check_outputs
 from .versions import ModelEntry, ModelVersion, State, is_version, version_dirs
 
@@ -44,6 +46,10 @@ class ModelRepository:
         self._locks: dict[str, asyncio.Lock] = {}
         self._draining: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Both per process: each worker of a group has its own cache and its own sampling counters.
+        self.cache = ResponseCache(settings.response_cache_bytes)
+        metrics.watch_cache(self.cache)
+        self.tracing = Tracing(settings)
 
     # -- discovery and loading ------------------------------------------------
 
@@ -78,10 +84,11 @@ class ModelRepository:
         assert mv.runtime is not None
         knobs = mv.config.dynamic_batching
         mv.executor = ThreadPoolExecutor(knobs.instance_count, thread_name_prefix=f"ort-{mv.name}")
+        observer = self.metrics.observer(mv.name, str(mv.version))
+        observer.on_traced = self.tracing.batch_hook(mv.name, mv.label, mv.provider)
         mv.batcher = Batcher(
             mv.config, mv.runtime.run, mv.executor,
-            disable_batching=self.settings.disable_batching,
-            observer=self.metrics.observer(mv.name, str(mv.version)),
+            disable_batching=self.settings.disable_batching, observer=observer,
         )
         mv.batcher.start()
         self.metrics.set_model_info(mv.name, str(mv.version), mv.provider)
@@ -119,6 +126,10 @@ class ModelRepository:
                 entry.state = State.UNAVAILABLE
                 entry.reason = "; ".join(mv.reason for mv in versions)
             self.models[name] = entry  # the switch: new requests now reach the new versions
+            self.cache.invalidate(name)
+            if config.response_cache.enable and not self.cache.limit:
+                log.warning("response_cache.enable is set but ORTSERVE_RESPONSE_CACHE_BYTES is 0: not cached",
+                            extra={"model": name})
             if old is not None:
                 self._drain_later(old, keep=entry)
             return entry
@@ -130,6 +141,7 @@ class ModelRepository:
             if entry is None or entry.state is State.UNLOADED:
                 raise NotFound(f"model {name!r} is not loaded")
             self.models[name] = ModelEntry(name, entry.config, state=State.UNLOADED, reason="unloaded by an admin")
+            self.cache.invalidate(name)
             self._drain_later(entry, keep=None)
 
     def _drain_later(self, old: ModelEntry, keep: ModelEntry | None, drain_timeout_s: float | None = None) -> None:
@@ -204,8 +216,8 @@ class ModelRepository:
     # -- inference ------------------------------------------------------------
 
     async def infer(self, request: InferRequest) -> tuple[ModelVersion, Result]:
-        """Check everything about the request against its model, then queue and await it;
-        record metrics on every path."""
+        """Check everything about the request against its model, then answer it from the response
+        cache or queue and await it; record metrics on every path."""
         started = time.monotonic()
         name = request.model
         mv = self.get(name, request.version)
@@ -217,9 +229,20 @@ class ModelRepository:
                     max_elements=self.settings.max_tensor_elements,
                     max_sequence=self.settings.max_sequence_length,
                 )
+                ticket = None
+                if mv.config.response_cache.enable and self.cache.limit:
+                    looked = time.monotonic()
+                    cached, ticket = self.cache.get(name, mv.label, request.inputs, request.outputs)
+                    if cached is not None:  # answered before queueing: a hit never waits behind a batch
+                        return self._cache_hit(mv, request, cached, started, looked)
+                    self.metrics.record_cache_miss(name, mv.label, time.monotonic() - looked)
                 assert mv.batcher is not None
                 deadline = request.deadline or Deadline.after(self.settings.default_timeout_s)
-                result = await mv.batcher.submit(request.inputs, deadline, request.outputs)
+                result = await mv.batcher.submit(request.inputs, deadline, request.outputs, request.trace)
+                if ticket is not None:
+                    storing = time.monotonic()
+                    self.cache.put(ticket, result.outputs)
+                    self.metrics.record_cache_miss(name, mv.label, time.monotonic() - storing, count=0)
             except ShuttingDown:
                 # A reload swapped this version out between lookup and submit: retry on the new one.
                 current = self.get(name, request.version)
@@ -235,6 +258,15 @@ class ModelRepository:
             return mv, result
         raise AssertionError("unreachable")
 
+    def _cache_hit(self, mv: ModelVersion, request: InferRequest, outputs: dict[str, Any], started: float,
+                   looked: float) -> tuple[ModelVersion, Result]:
+        now = time.monotonic()
+        if request.trace is not None:
+            request.trace.child("cache hit", looked, now)
+            request.trace.set("ortserve.cache", "hit")
+        self.metrics.record_cache_hit(mv.name, mv.label, now - started, now - looked)
+        return mv, Result(outputs, 0.0, 0.0, 0)
+
     async def close(self, drain_timeout_s: float | None = None) -> None:
         """Drain every model (SIGTERM path): finish what was accepted, then stop; queued work
         gets up to `drain_timeout_s` (default: the setting), the rest is failed with 503.
@@ -248,3 +280,4 @@ class ModelRepository:
             self._drain_later(entry, keep=None, drain_timeout_s=drain_timeout_s)
         if self._draining:
             await asyncio.gather(*self._draining, return_exceptions=True)
+        await asyncio.to_thread(self.tracing.shutdown)  # the last spans are exported

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -53,3 +54,4 @@ class InferRequest:
     outputs: frozenset[str] | None = None  # None: every declared output
     deadline: Deadline | None = None  # None: the server's default timeout, from when it is queued
     id: str | None = None  # the caller's request id, echoed in answers
+    trace: Any = None  # its RequestTrace (core/tracing) when this request was sampled for tracing

@@ -77,6 +77,20 @@ class Settings(BaseSettings):
     # Shutdown: how long accepted work may take to drain after SIGTERM.
     drain_timeout_s: float = Field(30.0, ge=0)
 
+    # Response cache (core/cache.py): the byte limit of each server process's cache (LRU by
+    # bytes). A model is cached only when its config.json says `"response_cache": {"enable": true}`;
+    # 0 turns caching off for every model. A hit is faster than a miss, so a client can tell
+    # that someone sent the same input before: see README "Response cache" before enabling it.
+    response_cache_bytes: int = Field(64 * 1024 * 1024, ge=0)
+
+    # Tracing (core/tracing): Triton's trace settings, changeable at runtime through
+    # /v2/trace/setting and gRPC TraceSetting. Spans go to the OTLP/HTTP exporter, configured
+    # by the standard OTEL_* variables (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_SERVICE_NAME...).
+    trace_level: Literal["OFF", "TIMESTAMPS"] = "OFF"
+    trace_rate: int = Field(1000, ge=1)  # one request in trace_rate is traced
+    trace_count: int = Field(-1, ge=-1)  # traces left to take; -1: no limit
+    trace_log_frequency: int = Field(0, ge=0)  # export after every N traces; 0: the exporter's own schedule
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -8,6 +8,9 @@ As in Triton: `queue` runs until the request's batch begins to be built,
 `compute_input` is building it (stacking and padding the requests' tensors),
 `compute_infer` the runtime call, `compute_output` slicing each request's answer
 out of the batch's. Per request in `inference_stats`, per execution in `batch_stats`.
+A response-cache hit (core/cache.py) counts in `success` and `queue` (with no wait) and
+in `cache_hit` (the lookup), never in `compute_*` or the inference and execution counts;
+a miss counts in `cache_miss` (the lookup, then storing the answer), as in Triton.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class VersionStats:
     compute_input: Duration = field(default_factory=Duration)
     compute_infer: Duration = field(default_factory=Duration)
     compute_output: Duration = field(default_factory=Duration)
+    cache_hit: Duration = field(default_factory=Duration)
+    cache_miss: Duration = field(default_factory=Duration)
     # batch size -> (compute_input, compute_infer, compute_output), one count per execution
     batches: dict[int, tuple[Duration, Duration, Duration]] = field(default_factory=dict)
 
@@ -64,6 +69,12 @@ class VersionStats:
         self.compute_infer.add(result.compute_s)
         self.compute_output.add(result.output_s)
 
+    def on_cache_hit(self, total_s: float, lookup_s: float) -> None:
+        self.last_inference_ms = int(time.time() * 1000)
+        self.success.add(total_s)
+        self.queue.add(0.0)
+        self.cache_hit.add(lookup_s)
+
     def on_failure(self, total_s: float) -> None:
         self.last_inference_ms = int(time.time() * 1000)
         self.fail.add(total_s)
@@ -82,8 +93,8 @@ class VersionStats:
                 "compute_input": self.compute_input.doc(),
                 "compute_infer": self.compute_infer.doc(),
                 "compute_output": self.compute_output.doc(),
-                "cache_hit": Duration().doc(),
-                "cache_miss": Duration().doc(),
+                "cache_hit": self.cache_hit.doc(),
+                "cache_miss": self.cache_miss.doc(),
             },
             "batch_stats": [
                 {"batch_size": size, "compute_input": i.doc(), "compute_infer": c.doc(), "compute_output": o.doc()}

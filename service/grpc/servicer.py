@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias, TypeVar
 
@@ -24,11 +25,13 @@ from ..core.errors import (
     NotFound,
     ServiceError,
 )
+from ..core.logs import trace_id
 from ..core.repository import ModelRepository, State
 from ..core.settings import Settings
 from ..core.statistics import Statistics
 from ..protocol import extensions, metadata
 from ..protocol.execute import run_inference
+from . import trace_setting
 from ._generated import grpc_service_pb2 as pb
 from ._generated import grpc_service_pb2_grpc as pb_grpc
 from .codec import decode_request, encode_response
@@ -122,6 +125,27 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @_reports_errors
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
+        if self.repo.tracing.on:  # the one check an untraced call pays
+            return await self._traced(request, context)
+        return await self._infer(request, context, None)
+
+    async def _traced(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
+        trace = trace_setting.begin(self.repo.tracing, request.model_name, context.invocation_metadata())
+        if trace is None:
+            return await self._infer(request, context, None)
+        # Initial metadata, so a failed call carries the trace id too (errors set the trailing one).
+        await context.send_initial_metadata((("traceresponse", trace.header),))
+        token = trace_id.set(trace.trace_id_hex)
+        try:
+            return await self._infer(request, context, trace)
+        except ServiceError as exc:
+            trace.fail(exc.message)
+            raise
+        finally:
+            trace.finish()
+            trace_id.reset(token)
+
+    async def _infer(self, request: pb.ModelInferRequest, context: Context, trace: Any) -> pb.ModelInferResponse:
         check_api_key(_token(context), self.settings.api_key)
         # The HTTP front door's in-flight cap, shared: one count for both protocols.
         if not self.admission.try_enter():
@@ -131,11 +155,18 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             if remaining is not None and remaining <= 0:  # already passed: never queued, not a client input error
                 raise DeadlineExceeded("the call's deadline passed before it was queued", model=request.model_name)
             wire = decode_request(request, remaining)
+            wire.request.trace = trace
             # A cancelled call cancels this coroutine, and with it the queued request.
             answer = await run_inference(self.repo, wire.request)
         finally:
             self.admission.leave()
-        return encode_response(wire, answer.model_version, answer.outputs, answer.datatypes)
+        if trace is None:
+            return encode_response(wire, answer.model_version, answer.outputs, answer.datatypes)
+        encoding = time.monotonic()
+        response = encode_response(wire, answer.model_version, answer.outputs, answer.datatypes)
+        trace.child("encode", encoding, time.monotonic())
+        trace.set("ortserve.model.version", answer.model_version)
+        return response
 
     # -- extensions: configuration, statistics, repository -------------------------
 
@@ -176,6 +207,20 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         if entry.state is not State.READY:
             raise InvalidInput(f"failed to load {name!r}: {entry.reason}")
         return pb.RepositoryModelLoadResponse()
+
+    @_reports_errors
+    async def TraceSetting(self, request: pb.TraceSettingRequest, context: Context) -> pb.TraceSettingResponse:
+        """Triton's trace extension: settings in the request change them (admin), none reads them."""
+        model = request.model_name or None
+        if request.settings:
+            check_admin(_token(context), self.settings.admin_token)
+        else:
+            check_api_key(_token(context), self.settings.api_key)
+        if model is not None:
+            self.repo.entry(model)  # an unknown model is NOT_FOUND
+        tracing = self.repo.tracing
+        changes = trace_setting.changes(request)
+        return trace_setting.response(tracing.update(changes, model) if changes else tracing.document(model))
 
     @_reports_errors
     async def RepositoryModelUnload(self, request: pb.RepositoryModelUnloadRequest, context: Context) -> pb.RepositoryModelUnloadResponse:

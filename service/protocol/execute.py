@@ -7,8 +7,10 @@ metrics and statistics are shared and every check answers with the same words.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,13 +43,22 @@ async def answer_infer(
     *,
     max_depth: int,
     guard: Callable[[Awaitable[Answer]], Awaitable[Answer]] | None = None,
+    trace: Any = None,
 ) -> tuple[bytes, int | None]:
     """One OIP `/infer` call over HTTP, bytes in and bytes out: parse, queue, await, encode.
 
     Both HTTP routes (the pure-ASGI endpoint and FastAPI's documented route) call
-    this; `guard`, if given, wraps the wait (it cancels the work when the client goes away).
+    this; `guard`, if given, wraps the wait (it cancels the work when the client goes away);
+    `trace`, the request's RequestTrace when it is traced, gets the encoding's span.
     Returns (body, JSON header length, or None when the body is plain JSON)."""
     wire = parse_request(body, header_length, model_name, model_version, max_depth=max_depth)
+    wire.request.trace = trace
     work = run_inference(repo, wire.request)
     answer = await (work if guard is None else guard(work))
-    return build_response(answer.model_version, wire, answer.outputs, answer.datatypes)
+    if trace is None:
+        return build_response(answer.model_version, wire, answer.outputs, answer.datatypes)
+    encoding = time.monotonic()
+    answered = build_response(answer.model_version, wire, answer.outputs, answer.datatypes)
+    trace.child("encode", encoding, time.monotonic())
+    trace.set("ortserve.model.version", answer.model_version)
+    return answered

@@ -58,6 +58,8 @@ def model_config_document(repo: ModelRepository, name: str, version: str | None 
             "count": knobs.instance_count,
         }],
     }
+    if cfg.response_cache.enable:
+        doc["response_cache"] = {"enable": True}
     if cfg.batched:
         doc["dynamic_batching"] = {
             "max_queue_delay_microseconds": knobs.max_queue_delay_microseconds,

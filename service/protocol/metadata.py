@@ -13,7 +13,7 @@ from ..core.repository import ModelEntry, ModelRepository, ModelVersion, State
 SERVER_NAME = "ortserve"
 EXTENSIONS = [
     "binary_tensor_data", "model_repository", "model_configuration", "statistics",
-    "friendly_endpoints", "metrics",
+    "friendly_endpoints", "metrics", "trace",
 ]
 
 

@@ -8,8 +8,8 @@ leaves its worker). A few answer for the whole group:
   one that never started yet does.
 - `GET /metrics`: every worker's exposition, summed sample by sample.
 - `GET .../stats`: the statistics extension, summed per model version.
-- `POST /v2/repository/models/{m}/load|unload`: done here, then on every peer,
-  before the call returns.
+- `POST /v2/repository/models/{m}/load|unload` and `POST /v2[/models/{m}]/trace/setting`:
+  done here, then on every peer, before the call returns.
 
 A request that arrives on the private Unix socket (from a peer) is answered by
 this worker alone, which is what keeps the fan-out one level deep. The models an
@@ -42,6 +42,7 @@ READ_TIMEOUT_S = 5.0
 LOAD_TIMEOUT_S = 600.0
 STATS = re.compile(r"^/v2/models/(stats|[^/]+/stats|[^/]+/versions/[^/]+/stats)$")
 REPOSITORY_CHANGE = re.compile(r"^/v2/repository/models/([^/]+)/(load|unload)$")
+TRACE_SETTING = re.compile(r"^/v2(/models/[^/]+)?/trace/setting$")
 
 
 def _route(method: str, path: str) -> str | None:
@@ -51,7 +52,7 @@ def _route(method: str, path: str) -> str | None:
         return "metrics"
     if method == "GET" and STATS.match(path):
         return "stats"
-    if method == "POST" and REPOSITORY_CHANGE.match(path):
+    if method == "POST" and (REPOSITORY_CHANGE.match(path) or TRACE_SETTING.match(path)):
         return "broadcast"
     return None
 
@@ -205,5 +206,6 @@ class Gateway:
                 message = f"worker {self.role.index} applied it but worker {index} answered {answer.status}: "
                 message += answer.body.decode(errors="replace")[:500]
                 return Answer(answer.status, orjson.dumps({"error": message}))
-        self._remember(scope["path"])
+        if REPOSITORY_CHANGE.match(scope["path"]):
+            self._remember(scope["path"])
         return local

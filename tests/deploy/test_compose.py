@@ -23,7 +23,7 @@ from tests.deploy.conftest import (
     unavailable,
 )
 
-PROFILES = ["gpu", "scale", "monitoring", "loadtest"]
+PROFILES = ["gpu", "scale", "monitoring", "loadtest", "tracing"]
 SERVER_SERVICES = ["serve", "serve-gpu", "replica"]
 
 
@@ -83,7 +83,7 @@ def test_compose_config_is_valid(profiles):
 
 def test_resolved_config_has_every_service():
     services = resolved()
-    assert set(services) == {"serve", "serve-gpu", "replica", "lb", "prometheus", "grafana", "loadtest"}
+    assert set(services) == {"serve", "serve-gpu", "replica", "lb", "prometheus", "grafana", "loadtest", "otel-collector"}
     # YAML anchors merged as intended: replicas keep the shared healthcheck and the read-only models.
     assert services["replica"]["healthcheck"]["test"] == services["serve"]["healthcheck"]["test"]
     assert services["replica"]["environment"]["ORTSERVE_INTRA_OP_THREADS"] in ("1", 1)

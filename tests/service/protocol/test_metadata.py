@@ -49,7 +49,7 @@ def test_server_metadata_names_the_server_its_version_and_extensions():
         "version": __version__,
         "extensions": [
             "binary_tensor_data", "model_repository", "model_configuration", "statistics",
-            "friendly_endpoints", "metrics",
+            "friendly_endpoints", "metrics", "trace",
         ],
     }
     assert server_metadata()["extensions"] is EXTENSIONS
