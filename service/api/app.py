@@ -16,11 +16,13 @@ from ..core.admission import Admission
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings, get_settings
+from ..core.shared_memory import SharedMemoryRegistry
 from . import attention, docs, encoding, explore, extensions, health, infer_openapi, playground, predict, repository
 from .admission import HttpAdmission
 from .edge import Edge
 from .errors import install_handlers
 from .infer_endpoint import InferEndpoint
+from .shared_memory import router as shared_memory_router
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None) -> OrtserveApp:
     settings = settings or get_settings()
     metrics = Metrics()
     repo = ModelRepository(settings, metrics)
+    regions = SharedMemoryRegistry(settings.system_shared_memory)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,6 +82,7 @@ def create_app(settings: Settings | None = None) -> OrtserveApp:
         # uvicorn has already stopped accepting and finished in-flight requests;
         # drain whatever is still queued (e.g. work whose client went away).
         await repo.close()
+        regions.close()
         log.info("shutdown complete")
 
     app = OrtserveApp(
@@ -93,6 +97,7 @@ def create_app(settings: Settings | None = None) -> OrtserveApp:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.repository = repo
+    app.state.shared_memory = regions
     # Shared with the gRPC front door (service/grpc/server.py): one in-flight cap for both.
     app.state.admission = Admission(settings.max_inflight_requests, metrics.rejected.labels("inflight_limit").inc)
     app.state.http_admission = HttpAdmission(app.state.admission)
@@ -100,16 +105,17 @@ def create_app(settings: Settings | None = None) -> OrtserveApp:
     # extensions first: its /v2/models/stats must win over /v2/models/{model_name}.
     for module in (extensions, health, infer_openapi, repository, predict, encoding, attention, explore):
         app.include_router(module.router)
+    app.include_router(shared_memory_router)
     docs.install(app)
     playground.install(app)
     if settings.cors_origins:
         # CORS must wrap /infer too, so the endpoint sits inside it, ahead of the router.
-        app.add_middleware(InferEndpoint, repository=repo, settings=settings)
+        app.add_middleware(InferEndpoint, repository=repo, settings=settings, regions=regions)
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
             allow_headers=["*"], expose_headers=["X-Request-ID", "Inference-Header-Content-Length"],
         )
         app.state.edge_infer = None
     else:
-        app.state.edge_infer = InferEndpoint(None, repo, settings)
+        app.state.edge_infer = InferEndpoint(None, repo, settings, regions)
     return app

@@ -19,6 +19,7 @@ from ..core.auth import check_api_key
 from ..core.errors import ClientDisconnected, ServiceError
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
+from ..core.shared_memory import SharedMemoryRegistry
 from ..protocol.execute import answer_infer
 from .admission import ADMITTED
 from .disconnect import cancel_on_disconnect
@@ -58,8 +59,12 @@ async def read_body(receive: Receive) -> bytes:
 class InferEndpoint:
     """Answers OIP `/infer` POSTs. As an ASGI app (behind CORS) it passes anything else to `fallback`."""
 
-    def __init__(self, fallback: ASGIApp | None, repository: ModelRepository, settings: Settings) -> None:
+    def __init__(
+        self, fallback: ASGIApp | None, repository: ModelRepository, settings: Settings,
+        regions: SharedMemoryRegistry | None = None,
+    ) -> None:
         self.repository = repository
+        self.regions = regions
         self.api_key = settings.api_key
         self.max_depth = settings.max_json_depth
         self.fallback = fallback
@@ -87,7 +92,7 @@ class InferEndpoint:
             if in_flight is None:  # no protocol to tell us of a disconnect: a watcher does
                 payload, json_length = await answer_infer(
                     self.repository, target[0], target[1], body, headers.header_length, max_depth=self.max_depth,
-                    guard=partial(cancel_on_disconnect, receive))
+                    guard=partial(cancel_on_disconnect, receive), regions=self.regions)
             else:
                 payload, json_length = await self._watched(in_flight, target, body, headers.header_length)
         except ClientDisconnected:
@@ -113,7 +118,7 @@ class InferEndpoint:
         in_flight.watch(task)
         try:
             return await answer_infer(self.repository, target[0], target[1], body, header_length,
-                                      max_depth=self.max_depth)
+                                      max_depth=self.max_depth, regions=self.regions)
         except asyncio.CancelledError:
             if not in_flight.disconnected:
                 raise  # cancelled from outside (shutdown): not ours to swallow

@@ -16,6 +16,7 @@
     │   └── ProviderError           503  provider=cuda demanded but the session did not obtain CUDA
     ├── ShuttingDown                503  the server is draining
     ├── DeadlineExceeded            504  the request's timeout passed before it ran
+    ├── NotSupported                501  a protocol extension this server does not offer (CUDA shared memory)
     └── ModelExecutionError         500  the runtime failed on valid input
 
 Inference code raises these without knowing HTTP. `STATUS_CODES` is the one
@@ -127,6 +128,10 @@ class ModelExecutionError(ServiceError):
     pass
 
 
+class NotSupported(ServiceError):
+    pass
+
+
 class StartupError(Exception):
     """The server cannot start as configured (not a request's error: it never reaches a caller).
     E.g. uvicorn lacks what api/uvicorn_seam.py relies on (api/seam_check.py)."""
@@ -149,6 +154,7 @@ STATUS_CODES: dict[type[ServiceError], int] = {
     ModelUnavailable: 503,
     ShuttingDown: 503,
     DeadlineExceeded: 504,
+    NotSupported: 501,
     ModelExecutionError: 500,
     ServiceError: 500,
 }

@@ -21,7 +21,7 @@ from .batching import Batcher
 from .config import ModelConfig, load_model_config
 from .errors import ConfigError, ModelUnavailable, NotFound, ServiceError, ShuttingDown, status_code_for
 from .metrics import Metrics
-from .request import Deadline, InferRequest
+from .request import Deadline, FloatChecks, InferRequest
 from .runtime import OrtRuntime
 from .settings import Settings
 from .validation import check_inputs, check_outputs
@@ -210,11 +210,16 @@ class ModelRepository:
         for attempt in range(2):
             try:
                 check_outputs(mv.config, request.outputs)
+                triton = request.floats is FloatChecks.TRITON and mv.config.tensor_api_checks == "triton"
+                accepted: list[str] | None = [] if triton else None
                 request.inputs = check_inputs(
                     mv.config, request.inputs,
                     max_elements=self.settings.max_tensor_elements,
                     max_sequence=self.settings.max_sequence_length,
+                    accepted=accepted,
                 )
+                if accepted:
+                    self.metrics.record_out_of_range(name, mv.label, accepted)
                 assert mv.batcher is not None
                 deadline = request.deadline or Deadline.after(self.settings.default_timeout_s)
                 result = await mv.batcher.submit(request.inputs, deadline, request.outputs)

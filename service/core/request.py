@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -45,6 +46,23 @@ def timeout_parameter(value: object, unit: str = "seconds") -> float | None:
     return float(value)
 
 
+def triton_timeout(value: object) -> Deadline | None:
+    """Triton's `timeout` request parameter, in microseconds (what tritonclient's `infer(timeout=...)` sends)."""
+    microseconds = timeout_parameter(value, "microseconds")
+    return None if microseconds is None else Deadline.after(microseconds / 1e6)
+
+
+class FloatChecks(Enum):
+    """How a front door's float inputs are checked against the config (integers are always checked).
+
+    STRICT: NaN/Inf and `value_range` refuse the request (the friendly endpoints).
+    TRITON: any float is taken as sent, as Triton takes it (the tensor API), unless the
+    model's config asks for strict checks there too; what falls outside is counted."""
+
+    STRICT = "strict"
+    TRITON = "triton"
+
+
 @dataclass(slots=True)
 class InferRequest:
     model: str
@@ -53,3 +71,4 @@ class InferRequest:
     outputs: frozenset[str] | None = None  # None: every declared output
     deadline: Deadline | None = None  # None: the server's default timeout, from when it is queued
     id: str | None = None  # the caller's request id, echoed in answers
+    floats: FloatChecks = FloatChecks.STRICT  # the tensor API's front doors send TRITON

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core.repository import ModelRepository
 from ..core.request import InferRequest
+from ..core.shared_memory import SharedMemoryRegistry
 from .inference import build_response, parse_request
 
 
@@ -41,13 +42,15 @@ async def answer_infer(
     *,
     max_depth: int,
     guard: Callable[[Awaitable[Answer]], Awaitable[Answer]] | None = None,
+    regions: SharedMemoryRegistry | None = None,
 ) -> tuple[bytes, int | None]:
     """One OIP `/infer` call over HTTP, bytes in and bytes out: parse, queue, await, encode.
 
     Both HTTP routes (the pure-ASGI endpoint and FastAPI's documented route) call
-    this; `guard`, if given, wraps the wait (it cancels the work when the client goes away).
+    this; `guard`, if given, wraps the wait (it cancels the work when the client goes away);
+    `regions` are the registered shared-memory regions tensors may lie in.
     Returns (body, JSON header length, or None when the body is plain JSON)."""
-    wire = parse_request(body, header_length, model_name, model_version, max_depth=max_depth)
+    wire = parse_request(body, header_length, model_name, model_version, max_depth=max_depth, regions=regions)
     work = run_inference(repo, wire.request)
     answer = await (work if guard is None else guard(work))
     return build_response(answer.model_version, wire, answer.outputs, answer.datatypes)
