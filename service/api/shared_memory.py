@@ -1,7 +1,8 @@
 """Triton's shared-memory extensions over HTTP: /v2/systemsharedmemory/... and /v2/cudasharedmemory/...
 
 System shared memory is served when ORTSERVE_SYSTEM_SHARED_MEMORY is on (403 otherwise),
-behind the API key like inference; CUDA shared memory answers 501 (no CUDA IPC here).
+behind the API key like inference; CUDA shared memory answers 501 (no CUDA IPC here),
+except an unregister, which has nothing to do and succeeds.
 Under `--workers N` the gateway (service/workers/gateway.py) repeats a register or
 unregister on every worker, so any worker can answer the requests that use the region.
 """
@@ -88,11 +89,13 @@ async def cuda_register(region_name: str) -> None:
     raise NotSupported(CUDA_UNSUPPORTED)
 
 
-@router.post(f"{CUDA}/region/{{region_name}}/unregister", summary=_NOT_SUPPORTED, responses=_CUDA)
-async def cuda_unregister(region_name: str) -> None:
-    raise NotSupported(CUDA_UNSUPPORTED)
+# Nothing can be registered, so unregistering is a no-op that succeeds: perf_analyzer unregisters
+# both kinds of region when it starts and when it finishes, and reports a failure as an error.
+@router.post(f"{CUDA}/region/{{region_name}}/unregister", summary="CUDA shared memory: nothing to unregister")
+async def cuda_unregister(region_name: str) -> dict[str, Any]:
+    return {}
 
 
-@router.post(f"{CUDA}/unregister", summary=_NOT_SUPPORTED, responses=_CUDA)
-async def cuda_unregister_all() -> None:
-    raise NotSupported(CUDA_UNSUPPORTED)
+@router.post(f"{CUDA}/unregister", summary="CUDA shared memory: nothing to unregister")
+async def cuda_unregister_all() -> dict[str, Any]:
+    return {}

@@ -2,7 +2,8 @@
 
 The same registry as HTTP's /v2/systemsharedmemory (core/shared_memory.py), behind
 the API key; under `--workers N` a register or unregister reaches every worker
-(group.py). CUDA shared memory answers UNIMPLEMENTED with a sentence saying so.
+(group.py). CUDA shared memory answers UNIMPLEMENTED with a sentence saying so, except an
+unregister, which has nothing to do and succeeds.
 """
 
 from __future__ import annotations
@@ -69,4 +70,6 @@ class SharedMemoryServicer(GroupServicer):
     async def CudaSharedMemoryUnregister(
         self, request: pb.CudaSharedMemoryUnregisterRequest, context: Context
     ) -> pb.CudaSharedMemoryUnregisterResponse:
-        raise NotSupported(CUDA_UNSUPPORTED)
+        # Nothing can be registered, so nothing to unregister: perf_analyzer unregisters both kinds.
+        check_api_key(_token(context), self.settings.api_key)
+        return pb.CudaSharedMemoryUnregisterResponse()

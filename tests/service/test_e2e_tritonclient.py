@@ -47,7 +47,7 @@ def regions():
 def test_tritonclient_shared_memory_both_ways(server, regions, protocol):
     module = httpclient if protocol == "http" else grpcclient
     client = module.InferenceServerClient(server.url.removeprefix("http://") if protocol == "http" else server.grpc_url)
-    handle_in, handle_out, (key_in, key_out) = regions
+    _, handle_out, (key_in, key_out) = regions
     client.unregister_system_shared_memory()
     client.register_system_shared_memory("input", key_in, X.nbytes)
     client.register_system_shared_memory("output", key_out, X.nbytes)
