@@ -1,8 +1,8 @@
 """Triton's shared-memory extensions over HTTP: /v2/systemsharedmemory/... and /v2/cudasharedmemory/...
 
 System shared memory is served when ORTSERVE_SYSTEM_SHARED_MEMORY is on (403 otherwise),
-behind the API key like inference; CUDA shared memory answers 501 (no CUDA IPC here),
-except an unregister, which has nothing to do and succeeds.
+behind the API key like inference; CUDA shared memory answers 400 saying it is not supported
+(no CUDA IPC here), except an unregister, which has nothing to do and succeeds.
 Under `--workers N` the gateway (service/workers/gateway.py) repeats a register or
 unregister on every worker, so any worker can answer the requests that use the region.
 """
@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 
-from ..core.errors import InvalidInput, NotSupported
-from ..core.shared_memory import CUDA_UNSUPPORTED, SharedMemoryRegistry
+from ..core.errors import Forbidden, InvalidInput, NotSupported
+from ..core.shared_memory import CUDA_UNSUPPORTED, DISABLED, SharedMemoryRegistry
 from .deps import ApiKey
 
 router = APIRouter(tags=["shared memory (Triton extensions)"], dependencies=[ApiKey])
@@ -53,8 +53,11 @@ async def status(region_name: str, request: Request) -> list[dict[str, Any]]:
              summary='Register a region: {"key": "/name", "offset": 0, "byte_size": N} of a POSIX shm object',
              responses={400: {"description": "Bad key, offset or size"}, 403: {"description": "Turned off"}})
 async def register(region_name: str, request: Request) -> dict[str, Any]:
+    registry = _registry(request)
+    if not registry.enabled:
+        raise Forbidden(DISABLED)
     doc = await _json_object(request)
-    _registry(request).register(region_name, doc.get("key"), doc.get("offset", 0), doc.get("byte_size"))
+    registry.register(region_name, doc.get("key"), doc.get("offset", 0), doc.get("byte_size"))
     return {}
 
 
@@ -70,8 +73,8 @@ async def unregister_all(request: Request) -> dict[str, Any]:
     return {}
 
 
-_CUDA: dict[int | str, dict[str, Any]] = {501: {"description": "CUDA shared memory is not supported"}}
-_NOT_SUPPORTED = "CUDA shared memory: not supported (501)"
+_CUDA: dict[int | str, dict[str, Any]] = {400: {"description": "CUDA shared memory is not supported"}}
+_NOT_SUPPORTED = "CUDA shared memory: not supported (400)"
 
 
 @router.get(f"{CUDA}/status", summary=_NOT_SUPPORTED, responses=_CUDA)

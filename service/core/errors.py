@@ -8,7 +8,8 @@
     │   ├── NotFound                404  unknown model or version
     │   ├── PayloadTooLarge         413  body, tensor or item count over a configured limit
     │   ├── UnsupportedMediaType    415  an upload whose Content-Type (or sniffed bytes) no endpoint takes
-    │   └── Unprocessable           422  well-formed but semantically invalid (unknown label, ...)
+    │   ├── Unprocessable           422  well-formed but semantically invalid (unknown label, ...)
+    │   └── NotSupported            400  an extension this server does not offer (CUDA shared memory; gRPC UNIMPLEMENTED)
     ├── ClientDisconnected          499  the caller hung up before the answer (nginx's code; logged, never read)
     ├── Overloaded                  503  queue full: retry later (carries Retry-After)
     ├── ModelUnavailable            503  model known but not ready (loading, failed, unloaded)
@@ -16,7 +17,6 @@
     │   └── ProviderError           503  provider=cuda demanded but the session did not obtain CUDA
     ├── ShuttingDown                503  the server is draining
     ├── DeadlineExceeded            504  the request's timeout passed before it ran
-    ├── NotSupported                501  a protocol extension this server does not offer (CUDA shared memory)
     └── ModelExecutionError         500  the runtime failed on valid input
 
 Inference code raises these without knowing HTTP. `STATUS_CODES` is the one
@@ -93,6 +93,11 @@ class Unprocessable(ClientError):
     pass
 
 
+class NotSupported(ClientError):
+    """A client asked for what this server does not offer: a client's mistake (4xx, so no 5xx
+    alert fires), though gRPC has a code of its own for it (UNIMPLEMENTED, grpc/status.py)."""
+
+
 class ClientDisconnected(ServiceError):
     """The client closed the connection; nobody will read the answer."""
 
@@ -128,10 +133,6 @@ class ModelExecutionError(ServiceError):
     pass
 
 
-class NotSupported(ServiceError):
-    pass
-
-
 class StartupError(Exception):
     """The server cannot start as configured (not a request's error: it never reaches a caller).
     E.g. uvicorn lacks what api/uvicorn_seam.py relies on (api/seam_check.py)."""
@@ -146,6 +147,7 @@ STATUS_CODES: dict[type[ServiceError], int] = {
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     Unprocessable: 422,
+    NotSupported: 400,
     ClientError: 400,
     ClientDisconnected: 499,
     Overloaded: 503,
@@ -154,7 +156,6 @@ STATUS_CODES: dict[type[ServiceError], int] = {
     ModelUnavailable: 503,
     ShuttingDown: 503,
     DeadlineExceeded: 504,
-    NotSupported: 501,
     ModelExecutionError: 500,
     ServiceError: 500,
 }
