@@ -2,13 +2,14 @@
 
 Names, datatypes, shapes, size limits, NaN/Inf, BYTES as text, the declared value
 constraints, the row limit and the requested outputs (the request's form and its
-timeout were checked by the front door that decoded it). On the tensor API float
-values are Triton's: taken as sent (each row of a batch is computed on its own, so a
-garbage row cannot change a batch-mate's answer), and only counted; integer
-constraints (ids, lengths) are checked on every path, because ORT indexes with them. A batch then can only
+timeout were checked by the front door that decoded it). A batch then can only
 fail for reasons no single request caused; the batcher only schedules. Every
 message names the model, the input, what was expected and what was received, and
 only the sender's own values.
+
+On the tensor API float values are Triton's: taken as sent (each row of a batch is
+computed on its own, so a garbage row cannot change a batch-mate's answer) and only
+counted. Integer constraints (ids, lengths) are checked on every path: ORT indexes with them.
 """
 
 from __future__ import annotations
