@@ -29,7 +29,11 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)   # promtool checks th
 [ -e /usr/share/hunspell/et_EE.dic ] || need+=(myspell-et)
 # A real browser for the playground's tests (tests/service/api/test_playground_browser.py): Selenium drives it.
 command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || need+=(chromium chromium-driver)
-bash scripts/system-packages.sh "for the deployment validation tests, heatmap fonts and Estonian training words" ${need[@]+"${need[@]}"}
+# perf_analyzer (scripts/install-perf-analyzer.sh, below) links Debian's libb64.
+ldconfig -p 2>/dev/null | grep -q 'libb64\.so\.0d' || need+=(libb64-0d)
+bash scripts/system-packages.sh "for the deployment validation tests, heatmap fonts, Estonian training words and perf_analyzer" ${need[@]+"${need[@]}"}
+# Triton's perf_analyzer (tests/service/test_perf_analyzer.py): into .tools/, beside the locked venv.
+bash scripts/install-perf-analyzer.sh
 # Firefox's language packs (language-id training messages, models/data_firefox.py): optional
 # for the tests, so a machine without apt-get or the Debian mirror gets a note, not a failure.
 bash scripts/fetch-firefox-l10n.sh >/dev/null || echo "note: language-id training needs Firefox's language packs: bash scripts/fetch-firefox-l10n.sh" >&2

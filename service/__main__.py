@@ -23,6 +23,7 @@ from .core.settings import Settings
 from .grpc.server import GrpcServer
 from .workers import Role
 from .workers.gateway import Gateway
+from .workers.group import Group
 from .workers.supervisor import Supervisor, shared_socket
 
 log = logging.getLogger("service")
@@ -64,7 +65,7 @@ def serve(settings: Settings, role: Role | None = None) -> None:
     on_started = None
     asgi = app.entry
     if role is not None:
-        asgi = Gateway(asgi, role, app.state.repository)
+        asgi = Gateway(asgi, role, app.state.repository, app.state.shared_memory)
         private = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         role.socket_path(role.index).unlink(missing_ok=True)
         private.bind(str(role.socket_path(role.index)))
@@ -89,9 +90,10 @@ def serve(settings: Settings, role: Role | None = None) -> None:
         http=protocol_for(app.state.http_admission),
     )
     repo = app.state.repository
-    grpc = (
-        GrpcServer(repo, settings, app.state.metrics.statistics, app.state.admission) if settings.grpc_port else None
-    )
+    grpc = GrpcServer(
+        repo, settings, app.state.metrics.statistics, app.state.admission,
+        regions=app.state.shared_memory, group=None if role is None else Group(role),
+    ) if settings.grpc_port else None
     server = DrainingServer(config, repo, app.state.http_admission, grpc, on_started)
     try:
         server.run(sockets=sockets)

@@ -74,7 +74,9 @@ def curl_commands() -> list[tuple[str, list[str]]]:
 
 @pytest.fixture(scope="module")
 def server():
-    with ServerProcess(REPOSITORY, env={"ORTSERVE_ADMIN_TOKEN": ADMIN_TOKEN}, grpc=True) as proc:
+    # Shared memory on, as the README's shared-memory example says to start the server.
+    env = {"ORTSERVE_ADMIN_TOKEN": ADMIN_TOKEN, "ORTSERVE_SYSTEM_SHARED_MEMORY": "true"}
+    with ServerProcess(REPOSITORY, env=env, grpc=True) as proc:
         yield proc
 
 

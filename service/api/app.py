@@ -16,11 +16,13 @@ from ..core.admission import Admission
 from ..core.metrics import Metrics
 from ..core.repository import ModelRepository
 from ..core.settings import Settings, get_settings
+from ..core.shared_memory import SharedMemoryRegistry
 from . import attention, docs, encoding, explore, extensions, health, infer_openapi, playground, predict, repository
 from .admission import HttpAdmission
 from .edge import Edge
 from .errors import install_handlers
 from .infer_endpoint import InferEndpoint
+from .shared_memory import router as shared_memory_router
 from .trace_setting import router as trace_setting_router
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None) -> OrtserveApp:
     settings = settings or get_settings()
     metrics = Metrics()
     repo = ModelRepository(settings, metrics)
+    regions = SharedMemoryRegistry(settings.system_shared_memory)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None) -> OrtserveApp:
         # uvicorn has already stopped accepting and finished in-flight requests;
         # drain whatever is still queued (e.g. work whose client went away).
         await repo.close()
+        regions.close()
         log.info("shutdown complete")
 
     app = OrtserveApp(
@@ -94,6 +98,7 @@ def create_app(settings: Settings | None = None) -> OrtserveApp:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.repository = repo
+    app.state.shared_memory = regions
     # Shared with the gRPC front door (service/grpc/server.py): one in-flight cap for both.
     app.state.admission = Admission(settings.max_inflight_requests, metrics.rejected.labels("inflight_limit").inc)
     app.state.http_admission = HttpAdmission(app.state.admission)
@@ -102,16 +107,17 @@ def create_app(settings: Settings | None = None) -> OrtserveApp:
     for module in (extensions, health, infer_openapi, repository, predict, encoding, attention, explore):
         app.include_router(module.router)
     app.include_router(trace_setting_router)
+    app.include_router(shared_memory_router)
     docs.install(app)
     playground.install(app)
     if settings.cors_origins:
         # CORS must wrap /infer too, so the endpoint sits inside it, ahead of the router.
-        app.add_middleware(InferEndpoint, repository=repo, settings=settings)
+        app.add_middleware(InferEndpoint, repository=repo, settings=settings, regions=regions)
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
             allow_headers=["*"], expose_headers=["X-Request-ID", "Inference-Header-Content-Length"],
         )
         app.state.edge_infer = None
     else:
-        app.state.edge_infer = InferEndpoint(None, repo, settings)
+        app.state.edge_infer = InferEndpoint(None, repo, settings, regions)
     return app

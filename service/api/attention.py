@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import orjson
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..core.config import ModelConfig
 from ..core.config_blocks import TextPreprocessing
@@ -26,7 +26,7 @@ from ..core.settings import Settings
 from ..friendly import attention_maps, heatmap, preprocess
 from ..friendly.postprocess import Postprocessing
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
-from .schemas import PNG, AttentionResponse, Timeout
+from .schemas import PNG, AttentionResponse, Timeout, timeout_renamed
 
 router = APIRouter(tags=["friendly endpoints"], dependencies=[ApiKey])
 
@@ -50,7 +50,12 @@ class AttentionRequest(BaseModel):
     bertviz: bool = Field(True, description="JSON: include the BertViz head_view block")
     top_k: int | None = Field(None, ge=1, le=1000, description="prediction: how many labels to rank")
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="prediction: multi-label cut-off")
-    timeout: Timeout = None
+    timeout_s: Timeout = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _timeout_renamed(cls, data: Any) -> Any:
+        return timeout_renamed(data)
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -76,7 +81,7 @@ async def _attention(name: str, version: str | None, body: AttentionRequest, req
         raise Unprocessable(f"model {name!r}: attention maps need a text model (preprocessing.type 'chars')")
     tokenized = preprocess.tokenize(config, body.text, "text", settings.max_text_length)
     feeds = preprocess.text_feeds(config, tokenized)
-    deadline = None if body.timeout is None else Deadline.after(body.timeout)
+    deadline = None if body.timeout_s is None else Deadline.after(body.timeout_s)
     _, result = await unless_disconnected(request, repo.infer(InferRequest(name, version, feeds, None, deadline)))
     outputs = {k: v[0] if config.batched else v for k, v in result.outputs.items()}
     weights = attention_maps.as_maps(outputs[output])

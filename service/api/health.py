@@ -8,14 +8,14 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from ..protocol import metadata
-from .deps import AppMetrics, Repo
+from .deps import AppMetrics, AppSettings, Repo
 
 router = APIRouter(tags=["health & metadata"])
 
 
 @router.get("/v2", summary="Server metadata")
-async def server_metadata() -> dict[str, Any]:
-    return metadata.server_metadata()
+async def server_metadata(settings: AppSettings) -> dict[str, Any]:
+    return metadata.server_metadata(settings.system_shared_memory)
 
 
 @router.get("/v2/health/live", summary="Liveness: the process runs")

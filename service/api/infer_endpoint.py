@@ -21,6 +21,7 @@ from ..core.errors import ClientDisconnected, ServiceError
 from ..core.logs import trace_id
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
+from ..core.shared_memory import SharedMemoryRegistry
 from ..protocol.execute import answer_infer
 from .admission import ADMITTED
 from .disconnect import cancel_on_disconnect
@@ -60,8 +61,12 @@ async def read_body(receive: Receive) -> bytes:
 class InferEndpoint:
     """Answers OIP `/infer` POSTs. As an ASGI app (behind CORS) it passes anything else to `fallback`."""
 
-    def __init__(self, fallback: ASGIApp | None, repository: ModelRepository, settings: Settings) -> None:
+    def __init__(
+        self, fallback: ASGIApp | None, repository: ModelRepository, settings: Settings,
+        regions: SharedMemoryRegistry | None = None,
+    ) -> None:
         self.repository = repository
+        self.regions = regions
         self.api_key = settings.api_key
         self.tracing = repository.tracing
         self.max_depth = settings.max_json_depth
@@ -110,7 +115,7 @@ class InferEndpoint:
             if in_flight is None:  # no protocol to tell us of a disconnect: a watcher does
                 payload, json_length = await answer_infer(
                     self.repository, target[0], target[1], body, headers.header_length, max_depth=self.max_depth,
-                    guard=partial(cancel_on_disconnect, receive), trace=trace)
+                    guard=partial(cancel_on_disconnect, receive), trace=trace, regions=self.regions)
             else:
                 payload, json_length = await self._watched(in_flight, target, body, headers.header_length, trace)
         except ClientDisconnected:
@@ -144,7 +149,7 @@ class InferEndpoint:
         in_flight.watch(task)
         try:
             return await answer_infer(self.repository, target[0], target[1], body, header_length,
-                                      max_depth=self.max_depth, trace=trace)
+                                      max_depth=self.max_depth, trace=trace, regions=self.regions)
         except asyncio.CancelledError:
             if not in_flight.disconnected:
                 raise  # cancelled from outside (shutdown): not ours to swallow

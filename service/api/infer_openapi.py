@@ -70,6 +70,7 @@ async def _infer(model_name: str, model_version: str | None, request: Request, r
     payload, header_length = await answer_infer(
         repo, model_name, model_version, await request.body(), request.headers.get(HEADER),
         max_depth=settings.max_json_depth, guard=lambda work: unless_disconnected(request, work),
+        regions=getattr(request.app.state, "shared_memory", None),
     )
     if header_length is None:
         return Response(payload, media_type="application/json")

@@ -35,7 +35,7 @@ from ..core.settings import Settings
 from ..friendly import preprocess
 from ..friendly.postprocess import Postprocessing, image_array, to_png
 from .deps import ApiKey, AppSettings, Repo, unless_disconnected
-from .schemas import PNG, PredictResponse, Timeout
+from .schemas import PNG, PredictResponse, Timeout, timeout_renamed
 from .tracing_http import traced
 
 router = APIRouter(tags=["friendly endpoints"], dependencies=[ApiKey])
@@ -64,7 +64,12 @@ class PredictRequest(BaseModel):
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="Multi-label cut-off (default from config).")
     format: Literal["json", "png"] | None = Field(None, description="Image-output models: png (one item) or json.")
     upscale: int = Field(1, ge=1, le=64, description="Image-output models: integer PNG enlargement (nearest).")
-    timeout: Timeout = None
+    timeout_s: Timeout = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _timeout_renamed(cls, data: Any) -> Any:
+        return timeout_renamed(data)
 
     @model_validator(mode="after")
     def _one_kind(self) -> PredictRequest:
@@ -183,7 +188,7 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
     if body is not None:  # body values win over query parameters
         top_k = body.top_k or top_k
         threshold = body.threshold if body.threshold is not None else threshold
-        fmt, timeout = body.format or fmt, body.timeout
+        fmt, timeout = body.format or fmt, body.timeout_s
         upscale = body.upscale if body.upscale != 1 else upscale
         items = _json_items(body, config, kind, settings)
     else:

@@ -16,9 +16,17 @@ from pydantic import BaseModel, Field
 
 PNG = {"image/png": {"schema": {"type": "string", "format": "binary"}}}
 
-# One name for the deadline on every endpoint: /infer's `parameters.timeout`.
+# The friendly endpoints' deadline, in seconds, and named so: /infer's `parameters.timeout`
+# is Triton's, in microseconds.
 Timeout = Annotated[float | None, Field(gt=0, le=600, description=(
-    "Give up after this many seconds (504); the same name as /infer's `parameters.timeout`."))]
+    "Give up after this many seconds (504). /infer's `parameters.timeout` is Triton's, in microseconds."))]
+
+
+def timeout_renamed(data: Any) -> Any:
+    """A body still sending `timeout` is told its new name, not pydantic's "extra inputs are not permitted"."""
+    if isinstance(data, dict) and "timeout" in data:
+        raise ValueError("'timeout' is now 'timeout_s' (seconds); /infer's parameters.timeout is in microseconds")
+    return data
 
 
 class ScoredLabel(BaseModel):

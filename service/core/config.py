@@ -12,7 +12,7 @@ import json
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
@@ -90,6 +90,12 @@ class TensorSpec(BaseModel):
             raise ValueError("allowed_values must not be empty")
         return self
 
+    @property
+    def wire_dims(self) -> list[int]:
+        """The dims clients are told, as Triton tells them: one number per item (dims []) is
+        `dims: [1]` with `reshape: {shape: []}`, and a trailing axis of 1 is accepted for it."""
+        return self.dims or [1]
+
     def axis_name(self, index: int) -> str | None:
         return None if self.axis_names is None else self.axis_names[index]
 
@@ -163,6 +169,10 @@ class ModelConfig(BaseModel):
     warmup: Warmup = Warmup()
     version_policy: VersionPolicy = VersionPolicy()
     allow_nonfinite: bool = False
+    # Float inputs on the tensor API (/infer, gRPC): "triton" takes any value as Triton does
+    # (NaN, Inf, outside value_range; counted in ortserve_out_of_range_inputs), "strict" checks
+    # them as the friendly endpoints always do. Integer constraints are checked on every path.
+    tensor_api_checks: Literal["triton", "strict"] = "triton"
     labels: list[str] = []
     # Typed per kind (service/core/config_blocks.py): an unknown key fails at load, naming it.
     preprocessing: Annotated[Preprocessing | None, BeforeValidator(empty_as_none)] = None

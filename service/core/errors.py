@@ -8,7 +8,8 @@
     │   ├── NotFound                404  unknown model or version
     │   ├── PayloadTooLarge         413  body, tensor or item count over a configured limit
     │   ├── UnsupportedMediaType    415  an upload whose Content-Type (or sniffed bytes) no endpoint takes
-    │   └── Unprocessable           422  well-formed but semantically invalid (unknown label, ...)
+    │   ├── Unprocessable           422  well-formed but semantically invalid (unknown label, ...)
+    │   └── NotSupported            400  an extension this server does not offer (CUDA shared memory; gRPC UNIMPLEMENTED)
     ├── ClientDisconnected          499  the caller hung up before the answer (nginx's code; logged, never read)
     ├── Overloaded                  503  queue full: retry later (carries Retry-After)
     ├── ModelUnavailable            503  model known but not ready (loading, failed, unloaded)
@@ -92,6 +93,11 @@ class Unprocessable(ClientError):
     pass
 
 
+class NotSupported(ClientError):
+    """A client asked for what this server does not offer: a client's mistake (4xx, so no 5xx
+    alert fires), though gRPC has a code of its own for it (UNIMPLEMENTED, grpc/status.py)."""
+
+
 class ClientDisconnected(ServiceError):
     """The client closed the connection; nobody will read the answer."""
 
@@ -141,6 +147,7 @@ STATUS_CODES: dict[type[ServiceError], int] = {
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     Unprocessable: 422,
+    NotSupported: 400,
     ClientError: 400,
     ClientDisconnected: 499,
     Overloaded: 503,

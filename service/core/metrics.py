@@ -66,6 +66,11 @@ _TRITON_COUNTERS: tuple[tuple[str, str, Callable[[VersionStats], float]], ...] =
      "(microseconds)", lambda s: s.cache_miss.ns / 1000),
 )
 
+OUT_OF_RANGE_HELP = (
+    "Tensor-API requests whose float input held NaN, Inf or values outside its value_range, "
+    "taken as sent as Triton takes them (per model, version and input)"
+)
+
 
 class Buckets:
     """A histogram's counts, owned by the event loop: one bisect and three additions per value."""
@@ -153,6 +158,9 @@ class Metrics:
             "nv_inference_request_failure", "Number of failed inference requests, all batch sizes",
             "counter", (*_LABELS, "reason"),
         )
+        # Tensor-API requests whose float inputs were taken as sent although NaN, Inf or outside
+        # their constraints (Triton's policy): plain counts, turned into a family when scraped.
+        self.out_of_range: dict[tuple[str, str, str], int] = {}
         self.registry = CollectorRegistry()
         self.registry.register(_Collector(self._versions))
         self.model_info = Gauge(
@@ -208,6 +216,11 @@ class Metrics:
         self.failure.inc((model, version, reason))
         self.statistics.of(model, version).on_failure(total_s)
 
+    def record_out_of_range(self, model: str, version: str, inputs: list[str]) -> None:
+        for name in inputs:
+            key = (model, version, name)
+            self.out_of_range[key] = self.out_of_range.get(key, 0) + 1
+
     def set_model_info(self, model: str, version: str, provider: str | None) -> None:
         # Drop stale provider rows for this version before (re)setting.
         for labels in list(self.model_info._metrics):
@@ -230,6 +243,10 @@ class Metrics:
         for labels, live in sorted(self._versions.items()):
             pending.set(labels, live.pending)
         families.insert(4, pending.render())
+        accepted = Family("ortserve_out_of_range_inputs", OUT_OF_RANGE_HELP, "counter", (*_LABELS, "input"))
+        for key, count in sorted(self.out_of_range.items()):
+            accepted.set(key, count)
+        families.append(accepted.render())
         return "".join(families)
 
     def render(self) -> bytes:

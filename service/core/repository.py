@@ -22,7 +22,7 @@ from .cache import ResponseCache
 from .config import ModelConfig, load_model_config
 from .errors import ConfigError, ModelUnavailable, NotFound, ServiceError, ShuttingDown, status_code_for
 from .metrics import Metrics
-from .request import Deadline, InferRequest
+from .request import Deadline, FloatChecks, InferRequest
 from .runtime import OrtRuntime
 from .settings import Settings
 from .tracing import Tracing
@@ -224,11 +224,16 @@ class ModelRepository:
         for attempt in range(2):
             try:
                 check_outputs(mv.config, request.outputs)
+                triton = request.floats is FloatChecks.TRITON and mv.config.tensor_api_checks == "triton"
+                accepted: list[str] | None = [] if triton else None
                 request.inputs = check_inputs(
                     mv.config, request.inputs,
                     max_elements=self.settings.max_tensor_elements,
                     max_sequence=self.settings.max_sequence_length,
+                    accepted=accepted,
                 )
+                if accepted:
+                    self.metrics.record_out_of_range(name, mv.label, accepted)
                 ticket = None
                 if mv.config.response_cache.enable and self.cache.limit:
                     looked = time.monotonic()

@@ -8,7 +8,8 @@ against the model's config (validation.py) and never sees a raw parameter.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,23 @@ def timeout_parameter(value: object, unit: str = "seconds") -> float | None:
     return float(value)
 
 
+def triton_timeout(value: object) -> Deadline | None:
+    """Triton's `timeout` request parameter, in microseconds (what tritonclient's `infer(timeout=...)` sends)."""
+    microseconds = timeout_parameter(value, "microseconds")
+    return None if microseconds is None else Deadline.after(microseconds / 1e6)
+
+
+class FloatChecks(Enum):
+    """How a front door's float inputs are checked against the config (integers are always checked).
+
+    STRICT: NaN/Inf and `value_range` refuse the request (the friendly endpoints).
+    TRITON: any float is taken as sent, as Triton takes it (the tensor API), unless the
+    model's config asks for strict checks there too; what falls outside is counted."""
+
+    STRICT = "strict"
+    TRITON = "triton"
+
+
 @dataclass(slots=True)
 class InferRequest:
     model: str
@@ -54,4 +72,7 @@ class InferRequest:
     outputs: frozenset[str] | None = None  # None: every declared output
     deadline: Deadline | None = None  # None: the server's default timeout, from when it is queued
     id: str | None = None  # the caller's request id, echoed in answers
+    # What a front door adds by name only: positions past `id` would be easy to mix up.
+    _: KW_ONLY
     trace: Any = None  # its RequestTrace (core/tracing) when this request was sampled for tracing
+    floats: FloatChecks = FloatChecks.STRICT  # the tensor API's front doors send TRITON

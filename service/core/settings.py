@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     api_key: str | None = None
     admin_token: str | None = None
     cors_origins: list[str] = []
+    # Triton's system shared-memory extension: clients on this host register regions of
+    # /dev/shm and send tensors through them. A door into the host's memory: off by default.
+    system_shared_memory: bool = False
 
     # Readiness: by default a broken model does not fail the whole server's
     # readiness (the others keep serving; its own ready endpoint says why).

@@ -6,15 +6,20 @@ timeout were checked by the front door that decoded it). A batch then can only
 fail for reasons no single request caused; the batcher only schedules. Every
 message names the model, the input, what was expected and what was received, and
 only the sender's own values.
+
+On the tensor API float values are Triton's: taken as sent (each row of a batch is
+computed on its own, so a garbage row cannot change a batch-mate's answer) and only
+counted. Integer constraints (ids, lengths) are checked on every path: ORT indexes with them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
 
-from .config import ModelConfig
+from .config import ModelConfig, TensorSpec
 from .constraints import check_values
 from .datatypes import kserve_datatype
 from .errors import InvalidInput, PayloadTooLarge
@@ -26,8 +31,12 @@ def check_inputs(
     *,
     max_elements: int,
     max_sequence: int | None = None,
+    accepted: list[str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Raise on the first problem; return the inputs as the runtime takes them (BYTES as `str`)."""
+    """Raise on the first problem; return the inputs as the runtime takes them (BYTES as `str`).
+
+    With `accepted` (Triton's policy), float inputs are taken as sent, and the names of
+    those holding NaN, Inf or values outside their constraints are appended to it."""
     model = config.name
     declared = config.input_names
     if len(tensors) != len(declared) or not all(n in tensors for n in declared):
@@ -47,6 +56,10 @@ def check_inputs(
             raise PayloadTooLarge(f"{array.size} elements exceed the limit of {max_elements}", model=model, input=name)
         expected = ([-1] if config.batched else []) + spec.dims
         shape = list(array.shape)
+        if not spec.dims and len(shape) == len(expected) + 1 and shape[-1] == 1:
+            # One number per item, sent as Triton's `dims: [1]` (what metadata shows): drop that axis.
+            shape.pop()
+            array = tensors[name] = array.reshape(shape)
         if len(shape) != len(expected) or any(e not in (-1, s) for e, s in zip(expected, shape)):
             raise InvalidInput(f"expected shape {expected} (-1 = any), got {shape}", model=model, input=name)
         if config.batched:
@@ -62,15 +75,40 @@ def check_inputs(
                 if axis_name and length > max_sequence:
                     raise PayloadTooLarge(f"axis {axis_name!r} has length {length}, over the limit of {max_sequence}",
                                           model=model, input=name)
-        allow = config.allow_nonfinite if spec.allow_nonfinite is None else spec.allow_nonfinite
-        if not allow and array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise InvalidInput("NaN or Inf values are not allowed for this model", model=model, input=name)
-        if spec.datatype == "BYTES":
+        if array.dtype.kind == "f":
+            allow = config.allow_nonfinite if spec.allow_nonfinite is None else spec.allow_nonfinite
+            if accepted is not None:
+                if array.size and outside(spec, array, allow):
+                    accepted.append(name)
+                continue
+            if not allow and not np.isfinite(array).all():
+                raise InvalidInput("NaN or Inf values are not allowed for this model", model=model, input=name)
+        elif spec.datatype == "BYTES":
             tensors[name] = as_text(array, model, name)
         check_values(config, spec, tensors)
     if rows is not None and rows > config.max_batch_size:
         raise InvalidInput(f"batch of {rows} rows exceeds max_batch_size {config.max_batch_size}", model=model)
     return tensors
+
+
+def outside(spec: TensorSpec, array: np.ndarray, allow_nonfinite: bool) -> bool:
+    """Whether a float tensor holds NaN/Inf (unless allowed) or values its constraints exclude.
+
+    One min/max pair answers both questions in the common case: a NaN or an Inf
+    anywhere makes the minimum or the maximum non-finite."""
+    if allow_nonfinite:
+        if spec.value_range is None and spec.allowed_values is None:
+            return False
+        array = array[np.isfinite(array)]  # rare configs: only the finite values are judged
+        if not array.size:
+            return False
+    smallest, largest = float(array.min()), float(array.max())
+    if not (math.isfinite(smallest) and math.isfinite(largest)):
+        return True
+    low, high = spec.value_range or (-math.inf, math.inf)
+    if not (low <= smallest and largest <= high):
+        return True
+    return spec.allowed_values is not None and not np.isin(array, spec.allowed_values).all()
 
 
 def as_text(array: np.ndarray, model: str, name: str) -> np.ndarray:

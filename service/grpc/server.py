@@ -10,23 +10,37 @@ from grpc_health.v1 import health_pb2_grpc
 from ..core.admission import Admission
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
+from ..core.shared_memory import SharedMemoryRegistry
 from ..core.statistics import Statistics
+from ..workers.group import Group
 from ._generated import grpc_service_pb2_grpc as pb_grpc
 from .health import HealthServicer
-from .servicer import InferenceServicer
+from .shared_memory import SharedMemoryServicer
+from .streaming import StreamingServicer
 
 log = logging.getLogger(__name__)
 
 
+class Servicer(StreamingServicer, SharedMemoryServicer):
+    """Every RPC this server answers: the core ones (servicer.py), the group's view under
+    `--workers N` (group.py), shared memory (shared_memory.py) and streaming (streaming.py)."""
+
+
 class GrpcServer:
-    """grpcio's asyncio server on `settings.grpc_port`, over the HTTP server's repository."""
+    """grpcio's asyncio server on `settings.grpc_port`, over the HTTP server's repository.
+
+    With a `group` (a worker of `--workers N`) the port is shared with the other workers
+    (SO_REUSEPORT, reserved by the supervisor); alone, a taken port fails the start."""
 
     def __init__(
-        self, repo: ModelRepository, settings: Settings, statistics: Statistics, admission: Admission | None = None
+        self, repo: ModelRepository, settings: Settings, statistics: Statistics, admission: Admission | None = None,
+        regions: SharedMemoryRegistry | None = None, group: Group | None = None,
     ) -> None:
         self.repo = repo
         self.settings = settings
         self.statistics = statistics
+        self.regions = regions
+        self.group = group
         # The app's Admission when serving beside HTTP, so both protocols share one in-flight cap.
         self.admission = admission or Admission(settings.max_inflight_requests)
         self.server: grpc.aio.Server | None = None
@@ -39,10 +53,10 @@ class GrpcServer:
             # The same ceiling as HTTP's body limit; gRPC answers RESOURCE_EXHAUSTED past it.
             ("grpc.max_receive_message_length", self.settings.max_body_bytes),
             ("grpc.max_send_message_length", -1),
-            # Fail to start when the port is taken instead of silently sharing it.
-            ("grpc.so_reuseport", 0),
+            # Alone: fail to start when the port is taken instead of silently sharing it.
+            ("grpc.so_reuseport", 0 if self.group is None else 1),
         ])
-        servicer = InferenceServicer(self.repo, self.settings, self.statistics, self.admission)
+        servicer = Servicer(self.repo, self.settings, self.statistics, self.admission, self.regions, self.group)
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(self.repo), server)
         address = f"{self.settings.host}:{self.settings.grpc_port}"

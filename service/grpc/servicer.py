@@ -28,6 +28,7 @@ from ..core.errors import (
 from ..core.logs import trace_id
 from ..core.repository import ModelRepository, State
 from ..core.settings import Settings
+from ..core.shared_memory import SharedMemoryRegistry
 from ..core.statistics import Statistics
 from ..protocol import extensions, metadata
 from ..protocol.execute import run_inference
@@ -42,15 +43,16 @@ log = logging.getLogger(__name__)
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 Request = TypeVar("Request")
 Response = TypeVar("Response")
+Servicer = TypeVar("Servicer", bound="InferenceServicer")  # the RPC modules' subclasses too
 
 
 def _reports_errors(
-    method: Callable[[InferenceServicer, Request, Context], Awaitable[Response]],
-) -> Callable[[InferenceServicer, Request, Context], Awaitable[Response]]:
+    method: Callable[[Servicer, Request, Context], Awaitable[Response]],
+) -> Callable[[Servicer, Request, Context], Awaitable[Response]]:
     """Turn a ServiceError into the matching gRPC status, and hide anything unexpected."""
 
     @functools.wraps(method)
-    async def wrapper(self: InferenceServicer, request: Request, context: Context) -> Response:
+    async def wrapper(self: Servicer, request: Request, context: Context) -> Response:
         try:
             return await method(self, request, context)
         except ServiceError as exc:
@@ -86,12 +88,14 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     """Method names are the proto's RPC names (CamelCase), as grpcio requires."""
 
     def __init__(
-        self, repo: ModelRepository, settings: Settings, statistics: Statistics, admission: Admission
+        self, repo: ModelRepository, settings: Settings, statistics: Statistics, admission: Admission,
+        regions: SharedMemoryRegistry | None = None,
     ) -> None:
         self.repo = repo
         self.settings = settings
         self.statistics = statistics
         self.admission = admission
+        self.regions = regions
 
     # -- health and metadata --------------------------------------------------
 
@@ -110,7 +114,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         return pb.ModelReadyResponse(ready=True)
 
     async def ServerMetadata(self, request: pb.ServerMetadataRequest, context: Context) -> pb.ServerMetadataResponse:
-        return pb.ServerMetadataResponse(**metadata.server_metadata())
+        return pb.ServerMetadataResponse(**metadata.server_metadata(self.settings.system_shared_memory))
 
     @_reports_errors
     async def ModelMetadata(self, request: pb.ModelMetadataRequest, context: Context) -> pb.ModelMetadataResponse:
@@ -154,7 +158,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             remaining = context.time_remaining()  # the client's deadline is the request's deadline
             if remaining is not None and remaining <= 0:  # already passed: never queued, not a client input error
                 raise DeadlineExceeded("the call's deadline passed before it was queued", model=request.model_name)
-            wire = decode_request(request, remaining)
+            wire = decode_request(request, remaining, self.regions)
             wire.request.trace = trace
             # A cancelled call cancels this coroutine, and with it the queued request.
             answer = await run_inference(self.repo, wire.request)

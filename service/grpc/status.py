@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import grpc
 
-from ..core.errors import ServiceError, retry_after_seconds, status_code_for
+from ..core.errors import NotSupported, ServiceError, retry_after_seconds, status_code_for
 
 _BY_HTTP_STATUS: dict[int, grpc.StatusCode] = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
@@ -24,6 +24,8 @@ _BY_HTTP_STATUS: dict[int, grpc.StatusCode] = {
 
 
 def grpc_code_for(exc: ServiceError) -> grpc.StatusCode:
+    if isinstance(exc, NotSupported):  # HTTP has no 4xx for it; gRPC does
+        return grpc.StatusCode.UNIMPLEMENTED
     return _BY_HTTP_STATUS.get(status_code_for(exc), grpc.StatusCode.INTERNAL)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..core.repository import ModelRepository
 from ..core.request import InferRequest
+from ..core.shared_memory import SharedMemoryRegistry
 from .inference import build_response, parse_request
 
 
@@ -44,14 +45,16 @@ async def answer_infer(
     max_depth: int,
     guard: Callable[[Awaitable[Answer]], Awaitable[Answer]] | None = None,
     trace: Any = None,
+    regions: SharedMemoryRegistry | None = None,
 ) -> tuple[bytes, int | None]:
     """One OIP `/infer` call over HTTP, bytes in and bytes out: parse, queue, await, encode.
 
     Both HTTP routes (the pure-ASGI endpoint and FastAPI's documented route) call
     this; `guard`, if given, wraps the wait (it cancels the work when the client goes away);
-    `trace`, the request's RequestTrace when it is traced, gets the encoding's span.
+    `trace`, the request's RequestTrace when it is traced, gets the encoding's span; `regions` are
+    the registered shared-memory regions tensors may lie in.
     Returns (body, JSON header length, or None when the body is plain JSON)."""
-    wire = parse_request(body, header_length, model_name, model_version, max_depth=max_depth)
+    wire = parse_request(body, header_length, model_name, model_version, max_depth=max_depth, regions=regions)
     wire.request.trace = trace
     work = run_inference(repo, wire.request)
     answer = await (work if guard is None else guard(work))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.config import TensorSpec
 from ..core.errors import ModelUnavailable
 from ..core.repository import ModelRepository, ModelVersion, State
 from ..core.statistics import Statistics
@@ -15,6 +16,13 @@ from ..core.statistics import Statistics
 
 def _data_type(datatype: str) -> str:
     return "TYPE_STRING" if datatype == "BYTES" else f"TYPE_{datatype}"
+
+
+def _input(spec: TensorSpec) -> dict[str, Any]:
+    doc: dict[str, Any] = {"name": spec.name, "data_type": _data_type(spec.datatype), "dims": spec.wire_dims}
+    if not spec.dims:  # Triton's spelling of one number per item
+        doc["reshape"] = {"shape": []}
+    return doc
 
 
 def _version(repo: ModelRepository, name: str, version: str | None) -> ModelVersion | None:
@@ -50,7 +58,7 @@ def model_config_document(repo: ModelRepository, name: str, version: str | None 
         "backend": "onnxruntime",
         "version_policy": version_policy,
         "max_batch_size": cfg.max_batch_size,
-        "input": [{"name": s.name, "data_type": _data_type(s.datatype), "dims": list(s.dims)} for s in cfg.input],
+        "input": [_input(s) for s in cfg.input],
         "output": [{"name": s.name, "data_type": _data_type(s.datatype), "dims": list(s.dims)} for s in cfg.output],
         "instance_group": [{
             "name": f"{cfg.name}_0",

@@ -14,15 +14,18 @@ import numpy as np
 import orjson
 
 from ..core.errors import InvalidInput, PayloadTooLarge
-from ..core.request import Deadline, InferRequest, timeout_parameter
+from ..core.request import FloatChecks, InferRequest, triton_timeout
+from ..core.shared_memory import SharedMemoryRegistry, Slice
 from .binary import HEADER, BinaryReader, binary_view, decode_binary_tensor, split_body
 from .json_tensors import check_datatype, check_shape, decode_json_data, encode_json_data
+from .shared_memory import in_region, output_slice, read_input, write_output
 
 
 @dataclass(slots=True)
 class RequestedOutput:
     name: str
     binary: bool
+    region: Slice | None = None  # written into a shared-memory region instead of the answer
 
 
 @dataclass(slots=True)
@@ -59,7 +62,7 @@ def _object(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def _inputs(raw_inputs: Any, reader: BinaryReader) -> dict[str, np.ndarray]:
+def _inputs(raw_inputs: Any, reader: BinaryReader, regions: SharedMemoryRegistry | None) -> dict[str, np.ndarray]:
     if not isinstance(raw_inputs, list) or not raw_inputs:
         raise InvalidInput(f"'inputs' must be a non-empty list, got {raw_inputs!r:.80}")
     inputs: dict[str, np.ndarray] = {}
@@ -73,7 +76,11 @@ def _inputs(raw_inputs: Any, reader: BinaryReader) -> dict[str, np.ndarray]:
         shape = check_shape(name, raw.get("shape"))
         datatype = check_datatype(name, raw.get("datatype"))
         params = _object(raw.get("parameters") or {}, f"input {name!r} 'parameters'")
-        if "binary_data_size" in params:
+        if in_region(params):
+            if "data" in raw or "binary_data_size" in params:
+                raise InvalidInput(f"input {name!r}: has a shared_memory_region and also carries data")
+            inputs[name] = read_input(regions, name, datatype, shape, params)
+        elif "binary_data_size" in params:
             if "data" in raw:
                 raise InvalidInput(f"input {name!r}: has both 'data' and binary_data_size")
             inputs[name] = decode_binary_tensor(name, datatype, shape, reader.take(name, params["binary_data_size"]))
@@ -85,7 +92,9 @@ def _inputs(raw_inputs: Any, reader: BinaryReader) -> dict[str, np.ndarray]:
     return inputs
 
 
-def _outputs(raw_outputs: Any, binary_default: bool) -> list[RequestedOutput] | None:
+def _outputs(
+    raw_outputs: Any, binary_default: bool, regions: SharedMemoryRegistry | None
+) -> list[RequestedOutput] | None:
     if raw_outputs is None:
         return None
     if not isinstance(raw_outputs, list):
@@ -96,14 +105,19 @@ def _outputs(raw_outputs: Any, binary_default: bool) -> list[RequestedOutput] | 
         if not isinstance(raw.get("name"), str):
             raise InvalidInput(f"outputs[{j}]: 'name' must be a string, got {raw.get('name')!r}")
         params = _object(raw.get("parameters") or {}, f"output {raw['name']!r} 'parameters'")
-        outputs.append(RequestedOutput(raw["name"], bool(params.get("binary_data", binary_default))))
+        binary = bool(params.get("binary_data", binary_default))
+        outputs.append(RequestedOutput(raw["name"], binary, output_slice(regions, raw["name"], params)))
     return outputs
 
 
 def parse_request(
-    body: bytes, header_length: str | None, model: str, version: str | None, *, max_depth: int = 32
+    body: bytes, header_length: str | None, model: str, version: str | None, *, max_depth: int = 32,
+    regions: SharedMemoryRegistry | None = None,
 ) -> WireRequest:
-    """An OIP request body (JSON, or the binary extension's JSON header and tensors) -> WireRequest."""
+    """An OIP request body (JSON, or the binary extension's JSON header and tensors) -> WireRequest.
+
+    Float values are Triton's (FloatChecks.TRITON), `timeout` is in microseconds, as in Triton;
+    tensors may lie in the shared-memory `regions`."""
     header, remainder = split_body(body, header_length)
     try:
         doc = _object(orjson.loads(header), "request body")
@@ -112,16 +126,15 @@ def parse_request(
     if header.count(b"[") + header.count(b"{") > max_depth:  # fewer brackets cannot nest deeper: skip the walk
         json_depth(doc, max_depth)
     parameters = _object(doc.get("parameters") or {}, "'parameters'")
-    inputs = _inputs(doc.get("inputs"), BinaryReader(remainder))
+    inputs = _inputs(doc.get("inputs"), BinaryReader(remainder), regions)
     binary_default = bool(parameters.get("binary_data_output", False))
-    outputs = _outputs(doc.get("outputs"), binary_default)
+    outputs = _outputs(doc.get("outputs"), binary_default, regions)
     request_id = doc.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidInput(f"'id' must be a string, got {type(request_id).__name__}")
-    timeout = timeout_parameter(parameters.get("timeout"))
     request = InferRequest(
-        model, version, inputs, requested_outputs(outputs), None if timeout is None else Deadline.after(timeout),
-        request_id,
+        model, version, inputs, requested_outputs(outputs), triton_timeout(parameters.get("timeout")), request_id,
+        floats=FloatChecks.TRITON,
     )
     return WireRequest(request, outputs, binary_default)
 
@@ -136,7 +149,9 @@ def build_response(
     for out in wanted:
         array = results[out.name]
         entry: dict[str, Any] = {"name": out.name, "datatype": datatypes[out.name], "shape": list(array.shape)}
-        if out.binary:
+        if out.region is not None:
+            write_output(out.region, out.name, array)
+        elif out.binary:
             raw = binary_view(array)
             entry["parameters"] = {"binary_data_size": len(raw)}
             buffers.append(raw)

@@ -17,13 +17,17 @@ EXTENSIONS = [
 ]
 
 
-def server_metadata() -> dict[str, Any]:
-    return {"name": SERVER_NAME, "version": __version__, "extensions": EXTENSIONS}
+def server_metadata(shared_memory: bool = False) -> dict[str, Any]:
+    """`shared_memory`: the system shared-memory extension is turned on (a setting), so it is listed."""
+    extensions = [*EXTENSIONS, "system_shared_memory"] if shared_memory else EXTENSIONS
+    return {"name": SERVER_NAME, "version": __version__, "extensions": extensions}
 
 
-def _tensors(specs: Iterable[TensorSpec], batched: bool) -> list[dict[str, Any]]:
+def _tensors(specs: Iterable[TensorSpec], batched: bool, inputs: bool = False) -> list[dict[str, Any]]:
+    """Inputs as clients send them (a scalar per item as [1], see TensorSpec.wire_dims)."""
     return [
-        {"name": s.name, "datatype": s.datatype, "shape": ([-1] if batched else []) + list(s.dims)} for s in specs
+        {"name": s.name, "datatype": s.datatype, "shape": ([-1] if batched else []) + (s.wire_dims if inputs else s.dims)}
+        for s in specs
     ]
 
 
@@ -33,7 +37,7 @@ def _document(entry: ModelEntry, mv: ModelVersion | None) -> dict[str, Any]:
         "name": entry.name,
         "versions": [str(v) for v in sorted(entry.versions)],
         "platform": "onnx_onnxv1",
-        "inputs": _tensors(cfg.input, cfg.batched) if cfg else [],
+        "inputs": _tensors(cfg.input, cfg.batched, inputs=True) if cfg else [],
         "outputs": _tensors(cfg.output, cfg.batched) if cfg else [],
         "state": (mv.state if mv and entry.state is not State.UNLOADED else entry.state).value,
         "reason": (mv.reason if mv else entry.reason) or entry.reason,

@@ -85,8 +85,10 @@ function perfAnalyzer(entry, where) {
   const batched = oip.batched;
   const data = {};
   for (const t of oip.inputs) {
-    // perf_analyzer adds the batch axis itself (-b 1): the file holds one item's shape.
-    data[t.name] = { content: t.data, shape: batched ? t.shape.slice(1) : t.shape };
+    // perf_analyzer adds the batch axis itself (-b 1): the file holds one item's shape, and one
+    // number per item is [1], as the server's metadata says (perf_analyzer refuses an empty shape).
+    const item = batched ? t.shape.slice(1) : t.shape;
+    data[t.name] = { content: t.data, shape: item.length ? item : [1] };
   }
   const command = [
     `perf_analyzer -m ${oip.model} -u ${hostPort(where)} -i http`,

@@ -40,6 +40,11 @@ class Role:
         # Models an admin unloaded from the group: a worker restarted later unloads them too.
         return self.directory / "unloaded.json"
 
+    @property
+    def regions(self) -> Path:
+        # Shared-memory regions registered with the group: a restarted worker registers them too.
+        return self.directory / "regions.json"
+
     def peers(self) -> list[int]:
         return [i for i in range(self.count) if i != self.index]
 

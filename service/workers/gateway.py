@@ -8,28 +8,33 @@ leaves its worker). A few answer for the whole group:
   one that never started yet does.
 - `GET /metrics`: every worker's exposition, summed sample by sample.
 - `GET .../stats`: the statistics extension, summed per model version.
-- `POST /v2/repository/models/{m}/load|unload` and `POST /v2[/models/{m}]/trace/setting`:
-  done here, then on every peer, before the call returns.
+- `POST /v2/repository/models/{m}/load|unload`, `POST /v2[/models/{m}]/trace/setting` and the
+  system shared-memory register/unregister calls: done here, then on every peer, before the
+  call returns.
 
 A request that arrives on the private Unix socket (from a peer) is answered by
 this worker alone, which is what keeps the fan-out one level deep. The models an
-admin unloaded are written down, so a worker restarted after a crash unloads them
-too before it reports its startup complete (and so before it takes connections).
+admin unloaded and the registered regions are written down (group.py), so a worker
+restarted after a crash unloads and registers them too before it reports its
+startup complete (and so before it takes connections).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
 
-from ..core.errors import NotFound
+from ..core.errors import NotFound, ServiceError
 from ..core.repository import ModelRepository
+from ..core.shared_memory import SharedMemoryRegistry
 from . import Role
-from .peers import Answer, ask, merge_metrics, merge_statistics
+from .group import READ_TIMEOUT_S, Group, changes_every_worker
+from .peers import Answer, merge_metrics, merge_statistics
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -37,12 +42,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-READ_TIMEOUT_S = 5.0
-# A load builds and warms sessions; the caller's own timeout bounds the wait.
-LOAD_TIMEOUT_S = 600.0
+log = logging.getLogger("service.workers")
 STATS = re.compile(r"^/v2/models/(stats|[^/]+/stats|[^/]+/versions/[^/]+/stats)$")
-REPOSITORY_CHANGE = re.compile(r"^/v2/repository/models/([^/]+)/(load|unload)$")
-TRACE_SETTING = re.compile(r"^/v2(/models/[^/]+)?/trace/setting$")
 
 
 def _route(method: str, path: str) -> str | None:
@@ -52,7 +53,7 @@ def _route(method: str, path: str) -> str | None:
         return "metrics"
     if method == "GET" and STATS.match(path):
         return "stats"
-    if method == "POST" and (REPOSITORY_CHANGE.match(path) or TRACE_SETTING.match(path)):
+    if changes_every_worker(method, path):
         return "broadcast"
     return None
 
@@ -72,10 +73,15 @@ def _from_peer(scope: Scope) -> bool:
 
 
 class Gateway:
-    def __init__(self, app: ASGIApp, role: Role, repository: ModelRepository | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, role: Role, repository: ModelRepository | None = None,
+        regions: SharedMemoryRegistry | None = None,
+    ) -> None:
         self.app = app
         self.role = role
         self.repository = repository
+        self.regions = regions
+        self.group = Group(role)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -103,33 +109,29 @@ class Gateway:
         await send({"type": "http.response.body", "body": answer.body})
 
     def _after_startup(self, send: Send) -> Send:
-        """Before the startup is reported complete, unload what the group has unloaded."""
+        """Before the startup is reported complete, unload what the group has unloaded
+        and register the group's shared-memory regions."""
 
         async def wrapped(message: Message) -> None:
-            if message["type"] == "lifespan.startup.complete" and self.repository is not None:
-                for name in self._unloaded():
-                    try:
-                        await self.repository.unload(name)
-                    except NotFound:
-                        pass  # gone from the repository folder meanwhile
+            if message["type"] == "lifespan.startup.complete":
+                await self._replay()
             await send(message)
 
         return wrapped
 
-    def _unloaded(self) -> set[str]:
-        try:
-            return set(orjson.loads(self.role.unloaded.read_bytes()))
-        except (OSError, orjson.JSONDecodeError):
-            return set()
-
-    def _remember(self, path: str) -> None:
-        match = REPOSITORY_CHANGE.match(path)
-        assert match is not None
-        name, action = match.groups()
-        names = self._unloaded() | {name} if action == "unload" else self._unloaded() - {name}
-        temporary = self.role.unloaded.with_suffix(f".{self.role.index}.tmp")
-        temporary.write_bytes(orjson.dumps(sorted(names)))
-        temporary.replace(self.role.unloaded)  # atomic: a restarting worker never reads half a file
+    async def _replay(self) -> None:
+        if self.repository is not None:
+            for name in self.group.unloaded():
+                try:
+                    await self.repository.unload(name)
+                except NotFound:
+                    pass  # gone from the repository folder meanwhile
+        if self.regions is not None:
+            for name, region in self.group.regions().items():
+                try:
+                    self.regions.register(name, region.get("key"), region.get("offset", 0), region.get("byte_size"))
+                except ServiceError as exc:  # the client removed the object meanwhile
+                    log.warning("shared-memory region not registered again", extra={"region": name, "error": exc.message})
 
     async def _local(self, scope: Scope, body: bytes) -> Answer:
         """This worker's own answer, captured instead of sent."""
@@ -157,11 +159,15 @@ class Gateway:
         await self.app(scope, receive, send)
         return Answer(status, b"".join(parts), headers)
 
+    @staticmethod
+    def _target(scope: Scope) -> str:
+        """The request line's path as the client sent it (percent-encoded), and its query."""
+        raw = scope.get("raw_path")
+        path: str = raw.decode("latin-1") if raw else scope["path"]
+        return path + (("?" + scope["query_string"].decode()) if scope.get("query_string") else "")
+
     async def _peers(self, scope: Scope, body: bytes, timeout_s: float) -> dict[int, Answer | None]:
-        target = scope["path"] + (("?" + scope["query_string"].decode()) if scope.get("query_string") else "")
-        calls = [ask(self.role.socket_path(i), scope["method"], target, scope["headers"], body, timeout_s)
-                 for i in self.role.peers()]
-        return dict(zip(self.role.peers(), await asyncio.gather(*calls)))
+        return await self.group.ask_peers(scope["method"], self._target(scope), scope["headers"], body, timeout_s)
 
     async def _ready(self, local: Answer) -> Answer:
         peers = await self._peers({"method": "GET", "path": "/v2/health/ready", "headers": []}, b"", READ_TIMEOUT_S)
@@ -200,12 +206,5 @@ class Gateway:
     async def _broadcast(self, scope: Scope, body: bytes, local: Answer) -> Answer:
         if local.status != 200:
             return local  # refused or failed here: the peers are not asked
-        peers = await self._peers(scope, body, LOAD_TIMEOUT_S)
-        for index, answer in peers.items():
-            if answer is not None and answer.status != 200:
-                message = f"worker {self.role.index} applied it but worker {index} answered {answer.status}: "
-                message += answer.body.decode(errors="replace")[:500]
-                return Answer(answer.status, orjson.dumps({"error": message}))
-        if REPOSITORY_CHANGE.match(scope["path"]):
-            self._remember(scope["path"])
-        return local
+        refused = await self.group.broadcast(scope["method"], self._target(scope), scope["path"], scope["headers"], body)
+        return local if refused is None else refused

@@ -6,7 +6,9 @@ first worker to wake take a whole burst of connections). The supervisor keeps
 a bound, non-listening socket on the port for its whole life: the port stays
 reserved while a worker restarts, and a taken port fails at once, loudly.
 
-gRPC is served by worker 0 alone (its port is not shared); see the README.
+gRPC is served the same way: every worker binds the gRPC port with SO_REUSEPORT
+(the kernel spreads connections; a gRPC channel is one long-lived connection, so
+each client talks to one worker), and the supervisor reserves that port too.
 """
 
 from __future__ import annotations
@@ -80,13 +82,12 @@ class Supervisor:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.directory = Path(tempfile.mkdtemp(prefix="ortserve-workers-"))
         self.role = Role(0, layout.workers, self.directory)
+        self.grpc_port = settings.grpc_port  # the reserved port once run() has bound it; 0 = off
 
     def _spawn(self, index: int, port: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, ENV_INDEX: str(index), ENV_COUNT: str(self.layout.workers), ENV_DIR: str(self.directory)}
         env["ORTSERVE_INTRA_OP_THREADS"] = str(self.layout.intra_op_threads)
-        args = [*self.argv, "--port", str(port)]
-        if index > 0:
-            args += ["--grpc-port", "0"]
+        args = [*self.argv, "--port", str(port), "--grpc-port", str(self.grpc_port)]
         self.role.socket_path(index).unlink(missing_ok=True)
         return subprocess.Popen([sys.executable, "-m", "service", *args], env=env, preexec_fn=_die_with_parent)
 
@@ -101,6 +102,15 @@ class Supervisor:
             log.error("cannot bind the HTTP port", extra={"port": self.settings.port, "error": str(exc)})
             return STARTUP_FAILURE
         port = reservation.getsockname()[1]
+        grpc_reservation = None
+        if self.settings.grpc_port:
+            try:
+                grpc_reservation = shared_socket(self.settings.host, self.settings.grpc_port, exclusive_check=True)
+            except OSError as exc:
+                log.error("cannot bind the gRPC port", extra={"port": self.settings.grpc_port, "error": str(exc)})
+                reservation.close()
+                return STARTUP_FAILURE
+            self.grpc_port = grpc_reservation.getsockname()[1]
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         try:
@@ -114,6 +124,8 @@ class Supervisor:
         finally:
             self._stop_all()
             reservation.close()
+            if grpc_reservation is not None:
+                grpc_reservation.close()
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def _await_startup(self) -> bool:

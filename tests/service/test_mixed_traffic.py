@@ -3,6 +3,9 @@
 - Concurrent valid and invalid requests (generated with hypothesis): every valid
   answer equals the answer to the same request sent alone; every invalid one
   gets a 4xx naming its own value and nobody else's.
+- Garbage floats (NaN, Inf, 1e38, random bytes), taken as sent on the tensor API as
+  Triton takes them, never change a batch-mate's answer: the reference models,
+  rows in one request and requests batched together (hypothesis).
 - BYTES through a real string model over tritonclient, binary and JSON, both ways.
 - Early answers (413 before the body is read) reach clients that write the
   whole body first: urllib, requests and tritonclient, at 64 MiB + 1 byte.
@@ -137,3 +140,109 @@ def test_tritonclient_reads_the_413_for_an_oversized_body(server):
     with pytest.raises(InferenceServerException, match=r"exceeds the limit of 67108864 bytes"):
         client.infer("embed", [tokens])
     assert client.is_server_live()  # and the server is fine afterwards
+
+
+# -- garbage floats never reach a batch-mate (the reference models) -----------------------
+
+from scripts.launcher import PROJECT_ROOT  # noqa: E402
+from service.protocol.binary import HEADER  # noqa: E402
+
+FLOAT_MODELS = ["digits_lenet", "digits_resnet", "digits_denoiser", "vowels_gru", "vowels_lstm"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    with ServerProcess(PROJECT_ROOT / "models" / "repository") as proc:
+        yield proc
+
+
+def binary_body(inputs: dict[str, np.ndarray]) -> tuple[bytes, dict[str, str]]:
+    """The binary extension, as tritonclient sends it: JSON cannot carry NaN or Inf."""
+    tensors = [{"name": n, "shape": list(a.shape), "datatype": "FP32" if a.dtype == np.float32 else "INT64",
+                "parameters": {"binary_data_size": a.nbytes}} for n, a in inputs.items()]
+    header = json.dumps({"inputs": tensors, "parameters": {"binary_data_output": True}}).encode()
+    return header + b"".join(a.tobytes() for a in inputs.values()), {HEADER: str(len(header))}
+
+
+def first_output(answer: httpx.Response) -> np.ndarray:
+    assert answer.status_code == 200, answer.text
+    length = int(answer.headers[HEADER])
+    out = json.loads(answer.content[:length])["outputs"][0]
+    return np.frombuffer(answer.content[length:], np.float32).reshape(out["shape"])
+
+
+@st.composite
+def rows(draw, model: str, garbage: bool):
+    """One item's inputs (no batch axis): valid values, or garbage of one of the four kinds."""
+    shape = (1, 8, 8) if model.startswith("digits") else (draw(st.integers(7, 29)), 12)
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    if not garbage:
+        values = rng.random(shape, dtype=np.float32) if model.startswith("digits") else rng.normal(0, 1, shape)
+    else:
+        kind = draw(st.sampled_from(["nan", "inf", "1e38", "bytes"]))
+        values = {"nan": np.full(shape, np.nan), "inf": np.full(shape, np.inf), "1e38": np.full(shape, 1e38),
+                  "bytes": rng.bytes(4 * int(np.prod(shape)))}[kind]
+        if kind == "bytes":  # whatever 32-bit patterns random bytes make: NaNs, Infs, 1e38s, denormals
+            return {"frames" if model.startswith("vowels") else "image":
+                    np.frombuffer(values, np.float32).reshape(shape)}
+    name = "frames" if model.startswith("vowels") else "image"
+    return {name: np.asarray(values, np.float32)}
+
+
+def stack(items: list[dict[str, np.ndarray]], model: str) -> dict[str, np.ndarray]:
+    if model.startswith("digits"):
+        return {"image": np.stack([i["image"] for i in items])}
+    longest = max(i["frames"].shape[0] for i in items)
+    frames = np.zeros((len(items), longest, 12), np.float32)
+    for row, item in enumerate(items):
+        frames[row, : item["frames"].shape[0]] = item["frames"]
+    return {"frames": frames, "lengths": np.array([i["frames"].shape[0] for i in items], np.int64)}
+
+
+@st.composite
+def garbage_case(draw):
+    model = draw(st.sampled_from(FLOAT_MODELS))
+    valid = draw(st.lists(rows(model, False), min_size=2, max_size=8))
+    bad = draw(st.lists(rows(model, True), min_size=1, max_size=4))
+    order = draw(st.permutations([("ok", v) for v in valid] + [("bad", b) for b in bad]))
+    return model, order
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=garbage_case())
+def test_garbage_floats_never_change_a_batch_mates_answer(reference, case):
+    model, order = case
+    url = f"{reference.url}/v2/models/{model}/infer"
+    with httpx.Client(timeout=60) as client:
+        # Rows of one request run in one ONNX Runtime call: garbage rows against their valid twins.
+        with_garbage = first_output(client.post(url, content=(b := binary_body(stack([r for _, r in order], model)))[0],
+                                                headers=b[1]))
+        twins = [r if kind == "ok" else order[0][1] if order[0][0] == "ok" else next(v for k, v in order if k == "ok")
+                 for kind, r in order]
+        body, headers = binary_body(stack(twins, model))
+        clean = first_output(client.post(url, content=body, headers=headers))
+        valid_rows = [i for i, (kind, _) in enumerate(order) if kind == "ok"]
+        np.testing.assert_array_equal(with_garbage[valid_rows], clean[valid_rows])
+        alone = [first_output(client.post(url, content=(b := binary_body(stack([r], model)))[0], headers=b[1]))
+                 for kind, r in order if kind == "ok"]
+
+    async def together() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=len(order))) as client:
+            sends = [client.post(url, content=(b := binary_body(stack([r], model)))[0], headers=b[1]) for _, r in order]
+            return await asyncio.gather(*sends)
+
+    # Requests batched with others: each valid one as it was alone (batch sizes may differ, hence the tolerance).
+    answers = asyncio.run(together())
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers if a.status_code != 200]
+    mine = [first_output(a) for (kind, _), a in zip(order, answers) if kind == "ok"]
+    for got, expected in zip(mine, alone):
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # Counted when NaN, Inf or outside the declared value_range (digits: [0, 1]; frames declare none).
+    input_name = "frames" if model.startswith("vowels") else "image"
+    flagged = [r[input_name] for kind, r in order if kind == "bad" and not (
+        np.isfinite(r[input_name]).all() and (model.startswith("vowels") or 0 <= r[input_name].min() <= r[input_name].max() <= 1))]
+    metrics = httpx.get(f"{reference.url}/metrics").text
+    assert not flagged or re.search(rf'^ortserve_out_of_range_inputs{{model="{model}",version="1",input="{input_name}"}} [1-9]',
+                     metrics, re.MULTILINE)

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from scripts.launcher import PROJECT_ROOT as ROOT
 from scripts.launcher import ServerProcess
 from tests.service.test_faults import _classify, _post_all, _wait_accepted, sequence_body
 from tests.tiny_models import SEQUENCE_CONFIG, _save, affine_graph, make_repository
@@ -205,14 +206,25 @@ def test_sigterm_drains_every_worker_and_loses_no_request(tmp_path):
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers.values())
 
 
-def test_startup_fails_loudly_when_a_worker_cannot_start(repo):
-    with socket.socket() as taken:  # worker 0 serves gRPC, and its port is taken
+def test_startup_fails_loudly_when_a_worker_cannot_start(repo, tmp_path):
+    hook = tmp_path / "hook"  # Python imports sitecustomize at startup: worker 1 exits before it serves
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import os, sys\nif os.environ.get('ORTSERVE_WORKER_INDEX') == '1':\n    sys.exit(7)\n")
+    proc = ServerProcess(repo, args=["--workers", "2"], env={"PYTHONPATH": f"{hook}:{ROOT}"})
+    code = proc.proc.wait(60)
+    assert code == 3, proc.log()[-3000:]
+    assert "worker failed to start; stopping the others" in proc.log()
+    assert workers_of(proc.pid) == {}
+
+
+def test_a_taken_grpc_port_is_refused_before_any_worker_starts(repo):
+    with socket.socket() as taken:  # every worker serves gRPC on one port, reserved like HTTP's
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         proc = ServerProcess(repo, args=["--workers", "2", "--grpc-port", str(taken.getsockname()[1])])
         code = proc.proc.wait(60)
-    assert code == 3, proc.log()[-3000:]
-    assert "worker failed to start; stopping the others" in proc.log()
+    assert code == 3 and "cannot bind the gRPC port" in proc.log(), proc.log()[-3000:]
     assert workers_of(proc.pid) == {}
 
 

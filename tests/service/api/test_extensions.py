@@ -16,7 +16,8 @@ def test_model_config_has_tritons_shape(client):
     assert config["max_batch_size"] == 16
     assert config["input"] == [
         {"name": "frames", "data_type": "TYPE_FP32", "dims": [-1, 3]},
-        {"name": "lengths", "data_type": "TYPE_INT64", "dims": []},
+        # One number per item, in Triton's words: dims [1], reshaped to [] for the model.
+        {"name": "lengths", "data_type": "TYPE_INT64", "dims": [1], "reshape": {"shape": []}},
     ]
     assert config["instance_group"] == [{"name": "sequence_0", "kind": "KIND_CPU", "count": 1}]
     assert set(config["dynamic_batching"]) == {"max_queue_delay_microseconds", "default_queue_policy"}

@@ -166,7 +166,7 @@ def test_a_deadline_that_passes_in_the_queue_answers_504(client):
     try:
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(client.post, "/v2/models/affine/versions/1/infer", json={"inputs": [X]})
-            timed = {"inputs": [X], "parameters": {"timeout": 0.05}}
+            timed = {"inputs": [X], "parameters": {"timeout": 50_000}}  # microseconds, as in Triton
             late = pool.submit(client.post, "/v2/models/affine/versions/1/infer", json=timed)
             r = late.result(10)
             gate.set()

@@ -100,6 +100,6 @@ def test_a_bad_timeout_is_refused_when_the_body_is_parsed(mixed):
     body = {**tokens_body([1, 2]), "parameters": {"timeout": -1}}
     answer = mixed.post("/v2/models/embed/infer", json=body)
     assert answer.status_code == 400
-    assert answer.json() == {"error": "parameter 'timeout' must be a positive number of seconds, got -1"}
+    assert answer.json() == {"error": "parameter 'timeout' must be a positive number of microseconds, got -1"}
     assert counter(mixed, "nv_inference_exec_count", "embed") == 0
     assert counter(mixed, "nv_inference_request_failure", "embed") == 0

@@ -277,9 +277,12 @@ def test_a_json_body_without_content_type_is_still_json(client):
     assert len(response.json()["predictions"]) == 1
 
 
-def test_the_deadline_is_called_timeout_as_on_infer(client):
-    response = client.post("/v2/models/txt_attn/predict", json={"text": "hello", "timeout_s": 5})
-    assert response.status_code == 422
-    assert response.json()["error"].startswith("timeout_s: Extra inputs are not permitted")
-    assert client.post("/v2/models/txt_attn/predict", json={"text": "hello", "timeout": 5}).status_code == 200
-    assert client.post("/v2/models/txt_attn/attention", json={"text": "hello", "timeout": 5}).status_code == 200
+def test_the_friendly_deadline_is_timeout_s_in_seconds(client):
+    # /infer's parameters.timeout is Triton's (microseconds): the friendly name says its unit.
+    assert client.post("/v2/models/txt_attn/predict", json={"text": "hello", "timeout_s": 5}).status_code == 200
+    assert client.post("/v2/models/txt_attn/attention", json={"text": "hello", "timeout_s": 5}).status_code == 200
+    for endpoint in ("predict", "attention"):
+        response = client.post(f"/v2/models/txt_attn/{endpoint}", json={"text": "hello", "timeout": 5})
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert "'timeout' is now 'timeout_s' (seconds); /infer's parameters.timeout is in microseconds" in error

@@ -53,4 +53,4 @@ def test_openapi_documents_every_friendly_response(client):
         "PredictResponse", "AttentionResponse", "EncodeResponse", "DecodeResponse"}
     predict = spec["paths"]["/v2/models/{model_name}/predict"]["post"]["responses"]
     assert "image/png" in predict["200"]["content"] and "415" in predict
-    assert "timeout" in spec["components"]["schemas"]["AttentionRequest"]["properties"]
+    assert "timeout_s" in spec["components"]["schemas"]["AttentionRequest"]["properties"]

@@ -77,3 +77,13 @@ def test_length_buckets_must_ascend(tmp_path):
     doc = dict(AFFINE_CONFIG, dynamic_batching={"length_buckets": [32, 16]})
     with pytest.raises(ConfigError, match=r"dynamic_batching\.length_buckets: .*must be strictly ascending, got \[32, 16\]"):
         load_model_config(write(tmp_path, "affine", doc))
+
+
+def test_tensor_api_checks_is_triton_unless_a_model_asks_for_strict(tmp_path):
+    assert load_model_config(write(tmp_path, "affine", AFFINE_CONFIG)).tensor_api_checks == "triton"
+    (tmp_path / "s").mkdir()
+    (tmp_path / "b").mkdir()
+    strict = load_model_config(write(tmp_path / "s", "affine", {**AFFINE_CONFIG, "tensor_api_checks": "strict"}))
+    assert strict.tensor_api_checks == "strict"
+    with pytest.raises(ConfigError, match=r"tensor_api_checks: Input should be 'triton' or 'strict'"):
+        load_model_config(write(tmp_path / "b", "affine", {**AFFINE_CONFIG, "tensor_api_checks": "lenient"}))

@@ -76,3 +76,13 @@ def test_label_values_are_escaped():
     m = Metrics()
     m.record_failure("m", "1", 'a"b\\c')
     assert 'reason="a\\"b\\\\c"' in m.render().decode()
+
+
+def test_out_of_range_inputs_taken_as_sent_are_counted_per_input():
+    m = Metrics()
+    m.record_out_of_range("m", "1", ["image"])
+    m.record_out_of_range("m", "1", ["image", "mask"])
+    text = m.render().decode()
+    assert "# TYPE ortserve_out_of_range_inputs counter\n" in text
+    assert 'ortserve_out_of_range_inputs{model="m",version="1",input="image"} 2\n' in text
+    assert 'ortserve_out_of_range_inputs{model="m",version="1",input="mask"} 1\n' in text

@@ -127,3 +127,22 @@ async def test_unload_then_load(tiny_repo):
     await repo.load("sequence")
     assert repo.get("sequence").state is State.READY
     await repo.close()
+
+
+async def test_tensor_api_floats_are_taken_as_sent_and_counted_unless_the_model_is_strict(tiny_repo):
+    from service.core.request import FloatChecks
+
+    repo = repository(tiny_repo)
+    await repo.load_all()
+    nan = {"x": np.array([[np.nan, 1, 2, 3]], np.float32)}
+    _, result = await repo.infer(InferRequest("affine", "1", dict(nan), floats=FloatChecks.TRITON))
+    assert np.isnan(result.outputs["y"][0, 0]) and result.outputs["y"][0, 1:].tolist() == [3.0, 5.0, 7.0]
+    assert 'ortserve_out_of_range_inputs{model="affine",version="1",input="x"} 1\n' in repo.metrics.render().decode()
+    with pytest.raises(InvalidInput, match="NaN or Inf values are not allowed"):
+        await repo.infer(InferRequest("affine", "1", dict(nan)))  # a friendly endpoint's request
+    config = json.loads((tiny_repo / "affine" / "config.json").read_text())
+    (tiny_repo / "affine" / "config.json").write_text(json.dumps({**config, "tensor_api_checks": "strict"}))
+    await repo.load("affine")
+    with pytest.raises(InvalidInput, match="NaN or Inf values are not allowed"):
+        await repo.infer(InferRequest("affine", "1", dict(nan), floats=FloatChecks.TRITON))
+    await repo.close()

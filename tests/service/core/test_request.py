@@ -103,3 +103,20 @@ def test_an_infer_request_defaults_to_every_output_no_deadline_and_no_id():
         "affine", None, None, None, None,
     )
     assert request.inputs["x"] is x
+
+
+def test_tritons_timeout_is_in_microseconds():
+    from service.core.request import triton_timeout
+
+    assert triton_timeout(None) is None
+    deadline = triton_timeout(500_000)  # what tritonclient's infer(timeout=500000) sends: half a second
+    assert deadline is not None and deadline.seconds == 0.5 and 0.49 < deadline.remaining() <= 0.5
+    with pytest.raises(InvalidInput) as info:
+        triton_timeout(0)
+    assert info.value.message == "parameter 'timeout' must be a positive number of microseconds, got 0"
+
+
+def test_a_request_checks_floats_strictly_unless_its_front_door_says_triton():
+    from service.core.request import FloatChecks
+
+    assert InferRequest("m", None, {}).floats is FloatChecks.STRICT

@@ -85,15 +85,17 @@ def test_bad_datatype_and_duplicates_are_refused():
         decode_request(_request(_tensor("x", "FP32", [1], fp32_contents=[1]), _tensor("x", "FP32", [1], fp32_contents=[1])))
 
 
-def test_timeout_parameter_is_read_like_http():
-    decoded = decode_request(_request(_tensor("x", "FP32", [1], fp32_contents=[1]), timeout=0.25))
-    assert decoded.request.deadline.seconds == 0.25
-    with pytest.raises(InvalidInput, match=r"^parameter 'timeout' must be a positive number of seconds, got -1.0$"):
+def test_timeout_parameter_is_in_microseconds_as_in_triton():
+    # tritonclient's infer(timeout=250000) sends an int64 parameter: 0.25 s to Triton, and here.
+    message = _request(_tensor("x", "FP32", [1], fp32_contents=[1]))
+    message.parameters["timeout"].int64_param = 250_000
+    assert decode_request(message).request.deadline.seconds == 0.25
+    with pytest.raises(InvalidInput, match=r"^parameter 'timeout' must be a positive number of microseconds, got -1.0$"):
         decode_request(_request(_tensor("x", "FP32", [1], fp32_contents=[1]), timeout=-1.0))
 
 
 def test_the_calls_own_deadline_wins_when_it_comes_first():
-    message = _request(_tensor("x", "FP32", [1], fp32_contents=[1]), timeout=10.0)
+    message = _request(_tensor("x", "FP32", [1], fp32_contents=[1]), timeout=10e6)
     assert decode_request(message, time_remaining=0.5).request.deadline.seconds == 0.5
     assert decode_request(message, time_remaining=60.0).request.deadline.seconds == 10.0
     plain = _request(_tensor("x", "FP32", [1], fp32_contents=[1]))

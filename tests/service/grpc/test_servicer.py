@@ -117,8 +117,11 @@ async def test_metadata_and_config_match_the_http_documents(front_door):
     stub, _, _ = front_door
     meta = await stub.ModelMetadata(pb.ModelMetadataRequest(name="sequence"))
     assert [(t.name, t.datatype, list(t.shape)) for t in meta.inputs] == [
-        ("frames", "FP32", [-1, -1, 3]), ("lengths", "INT64", [-1]),
+        ("frames", "FP32", [-1, -1, 3]), ("lengths", "INT64", [-1, 1]),  # one number per item, as Triton says it
     ]
+    sequence = (await stub.ModelConfig(pb.ModelConfigRequest(name="sequence"))).config
+    assert [(list(i.dims), list(i.reshape.shape), i.HasField("reshape")) for i in sequence.input] == [
+        ([-1, 3], [], False), ([1], [], True)]
     config = (await stub.ModelConfig(pb.ModelConfigRequest(name="affine", version="1"))).config
     assert config.name == "affine" and config.max_batch_size == 8 and config.backend == "onnxruntime"
     assert [(i.name, pb.DataType.Name(i.data_type), list(i.dims)) for i in config.input] == [("x", "TYPE_FP32", [4])]

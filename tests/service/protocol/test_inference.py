@@ -92,12 +92,12 @@ def test_nesting_limit():
 def test_a_bad_timeout_parameter_is_refused_when_parsed(bad):
     parameters = {"timeout": bad} if bad is not None else {"timeout": {"s": 1}}
     body = orjson.dumps({"parameters": parameters, "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]})
-    with pytest.raises(InvalidInput, match=r"parameter 'timeout' must be a positive number of seconds, got "):
+    with pytest.raises(InvalidInput, match=r"parameter 'timeout' must be a positive number of microseconds, got "):
         parse(body)
 
 
-def test_the_timeout_parameter_becomes_a_deadline():
-    body = orjson.dumps({"parameters": {"timeout": 2.5}, "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]})
+def test_the_timeout_parameter_becomes_a_deadline_in_microseconds_as_in_triton():
+    body = orjson.dumps({"parameters": {"timeout": 2_500_000}, "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]})
     deadline = parse(body).request.deadline
     assert deadline.seconds == 2.5 and 2.4 < deadline.remaining() <= 2.5
 
