@@ -1,19 +1,21 @@
 """The response cache: answers to repeated requests, without queueing or running the model.
 
-One cache per server process (under `--workers N` each worker has its own), bounded by
-bytes (`response_cache_bytes`), least recently used first out; a model is cached only
-when its config.json enables Triton's `response_cache`. The repository looks a request
-up after checking it and before queueing it, so a hit never waits behind a batch.
+One cache per server process (under `--workers N` each worker has its own), bounded by bytes
+(`response_cache_bytes`), least recently used first out; a model is cached only when its
+config.json enables Triton's `response_cache`. The repository looks a request up after
+checking it and before queueing it, so a hit never waits behind a batch.
 
-The key is a BLAKE2b-256 digest, keyed with a secret drawn per process, of everything
-the answer depends on: the model, its version, every input's name, dtype, shape and
-bytes (as the model receives them, after validation), and the requested outputs.
-Every field is framed by its length, so no two different requests hash the same byte
-stream; a collision then needs a BLAKE2b-256 collision (about 2^128 work, and the
-secret key denies an attacker any offline search). Parameters that act after the
-model (binary_data, top_k, threshold, timeout) are applied to the cached tensors per
-request, so they stay out of the key. Arrays put in the cache are made read-only:
-an answer shared by many requests can never be changed by one of them.
+The key is a SHA-256 digest of a secret drawn per process followed by everything the answer
+depends on: the model, its version, every input's name, dtype, shape and bytes (as the model
+receives them, after validation), and the requested outputs. Every field is framed by its
+length, so no two different requests hash the same byte stream; a collision then needs a
+SHA-256 collision (about 2^128 work), and the secret, which never leaves the process, denies
+an attacker any offline search (digests are never shown, so SHA-256's length extension gives
+nothing). SHA-256 rather than keyed BLAKE2b: this CPU hashes a bench_cnn input (3 KB) with
+it in 2.9 us against BLAKE2b's 5.0 (SHA extensions). Parameters that act after the model
+(binary_data, top_k, threshold, timeout) are applied to the cached tensors per request, so
+they stay out of the key. Arrays put in the cache are made read-only: an answer shared by
+many requests can never be changed by one of them.
 """
 
 from __future__ import annotations
@@ -73,27 +75,28 @@ class ResponseCache:
         return len(self._entries)
 
     def digest(self, model: str, version: str, inputs: dict[str, np.ndarray], outputs: frozenset[str] | None) -> bytes:
-        h = hashlib.blake2b(digest_size=32, key=self._secret)
-        h.update(_frame(model.encode()))
-        h.update(_frame(version.encode()))
-        h.update(len(inputs).to_bytes(_EIGHT, "little"))
+        # The framed fields are joined and hashed in a few updates: one update per field cost
+        # more than hashing a bench_cnn input's 3 KB itself.
+        h = hashlib.sha256(self._secret)
+        head = [_frame(model.encode()), _frame(version.encode()), len(inputs).to_bytes(_EIGHT, "little")]
         for name in sorted(inputs):
             array = inputs[name]
-            h.update(_frame(name.encode()))
-            h.update(_frame(array.dtype.str.encode()))
-            h.update(_frame(np.asarray(array.shape, dtype="<i8").tobytes()))
+            head += [_frame(name.encode()), _frame(array.dtype.str.encode()),
+                     _frame(np.asarray(array.shape, dtype="<i8").tobytes())]
             if array.dtype == object:  # text (BYTES): each element framed
-                h.update(array.size.to_bytes(_EIGHT, "little"))
-                for value in array.flat:
-                    h.update(_frame(value.encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)))
+                head.append(array.size.to_bytes(_EIGHT, "little"))
+                head += [_frame(v.encode("utf-8", "surrogatepass") if isinstance(v, str) else bytes(v))
+                         for v in array.flat]
             else:
                 data = np.ascontiguousarray(array)
-                h.update(data.nbytes.to_bytes(_EIGHT, "little"))
+                head.append(data.nbytes.to_bytes(_EIGHT, "little"))
+                h.update(b"".join(head))
+                head = []
                 h.update(data.data)
         wanted = [] if outputs is None else sorted(outputs)
-        h.update(b"*" if outputs is None else len(wanted).to_bytes(_EIGHT, "little"))
-        for name in wanted:
-            h.update(_frame(name.encode()))
+        head.append(b"*" if outputs is None else len(wanted).to_bytes(_EIGHT, "little"))
+        head += [_frame(name.encode()) for name in wanted]
+        h.update(b"".join(head))
         return h.digest()
 
     def get(
