@@ -76,7 +76,8 @@ def commands(block: str) -> list[tuple[str, list[str]]]:
             continue
         found.append((current.strip(), []))
         current = ""
-    return found
+    # A blank line is an empty command: the comments after it belong to no command before it.
+    return [(command, comments) for command, comments in found if command]
 
 
 def curl_commands() -> list[tuple[str, list[str]]]:
@@ -385,10 +386,12 @@ def start_server(command: str, cwd: Path) -> ServerProcess:
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_docs_page_examples(page, server, tmp_path):
+def test_docs_page_examples(page, server, workdir, tmp_path):
     examples = page_examples((DOCS / page).read_text(encoding="utf-8"))
     for shared in ("mkdocs.yml", "docs"):  # commands run in a scratch folder that sees the docs sources
         (tmp_path / shared).symlink_to(ROOT / shared)
+    for upload in ("digit.png", "three.png", "seven.jpg", "noisy.png", "request.json"):  # the README's files
+        (tmp_path / upload).symlink_to(workdir / upload)
     own: ServerProcess | None = None
     loadtest_ran = False
     try:
@@ -428,7 +431,8 @@ def test_examples_are_in_languages_the_test_knows():
 def test_a_not_run_marker_names_its_reason_and_precedes_a_block():
     for page in [README, *sorted(DOCS.rglob("*.md"))]:
         text = page.read_text(encoding="utf-8")
-        assert text.count("<!-- docs-test: not run") == len(NOT_RUN.findall(text)), page.relative_to(ROOT)
+        markers = re.findall(r"^<!-- docs-test: not run", text, re.M)
+        assert len(markers) == len(NOT_RUN.findall(text)), page.relative_to(ROOT)
 
 
 def scaffold_commands() -> list[tuple[str, list[str]]]:
