@@ -10,7 +10,7 @@ from /proc over the requests the server counted) and the load average before it:
 - stream: perf_analyzer at concurrency 16 over gRPC, unary ModelInfer against
   ModelStreamInfer (--streaming), on digits_lenet.
 - tools: perf_analyzer (-i http) against ortserve-loadtest (binary) at the same
-  concurrency, on digits_lenet: the README's table.
+  concurrency, on digits_lenet: the table in docs/load-testing.md.
 
 Writes triton_tools.json to --out and prints a summary.
 """

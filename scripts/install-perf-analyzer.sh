@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Triton's load tool, perf_analyzer, into .tools/perf_analyzer (bin/ and lib/), for its tests and
-# the README's commands (run it through scripts/perf_analyzer.sh). It ships inside the tritonclient
+# the commands in docs/load-testing.md (run it through scripts/perf_analyzer.sh). It ships inside the tritonclient
 # 2.40.0 manylinux wheel; it needs libcudart.so.12 (NVIDIA's runtime wheel; no GPU is needed) and
 # Debian's libb64-0d (install-dev.sh installs it). Only the two files are unpacked: the venv's own
 # tritonclient (the Python client, pinned by the lock) is untouched. Idempotent: a second run only checks.

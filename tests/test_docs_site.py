@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None,
@@ -23,13 +24,37 @@ def build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
                            "--site-dir", str(site)], capture_output=True, text=True, timeout=120, env=env)
 
 
+def nav_pages(entries: list) -> list[str]:
+    """Every page the navigation of mkdocs.yml lists, sections opened."""
+    found: list[str] = []
+    for entry in entries:
+        for value in (entry.values() if isinstance(entry, dict) else [entry]):
+            found += nav_pages(value) if isinstance(value, list) else [value]
+    return found
+
+
+def test_every_page_is_in_the_navigation_once():
+    nav = nav_pages(yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"])
+    pages = sorted(p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md"))
+    assert sorted(nav) == pages
+
+
 def test_strict_build_has_every_page_and_picture(tmp_path):
     done = build(ROOT / "mkdocs.yml", tmp_path / "site")
     assert done.returncode == 0, done.stderr
     site = tmp_path / "site"
-    for page in ("index.html", "playground/index.html", "own-model/index.html"):
+    pages = ["index.html", "playground/index.html", "server/index.html", "own-model/index.html",
+             "model-repository/index.html", "reference-models/index.html", "results/digits/index.html",
+             "results/denoiser/index.html", "results/vowels/index.html", "results/langid_transformer/index.html",
+             "batching/index.html", "response-cache/index.html", "gpu/index.html", "protocol/index.html",
+             "grpc/index.html", "shared-memory/index.html", "friendly/index.html", "deployment/index.html",
+             "deployment-validation/index.html", "observability/index.html", "reliability/index.html",
+             "security/index.html", "load-testing/index.html", "benchmarks/index.html",
+             "architecture/index.html", "development/index.html", "changelog/index.html"]
+    for page in pages:
         assert (site / page).is_file(), page
-    for picture in ("attention.png", "img/playground-digits.png", "img/playground-langid.png"):
+    assert len(pages) == len(list((ROOT / "docs").rglob("*.md")))
+    for picture in ("attention.png", "img/five.png", "img/playground-digits.png", "img/playground-langid.png"):
         assert (site / picture).is_file(), picture
 
 

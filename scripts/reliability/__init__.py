@@ -6,5 +6,5 @@
 - `python -m scripts.reliability.soak`: steady load for minutes, RSS every
   second; report drift after warm-up.
 
-See scripts/README-reliability.md for the measured results and the fault tests.
+See docs/reliability.md for the measured results and the fault tests.
 """

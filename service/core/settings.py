@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     # Response cache (core/cache.py): the byte limit of each server process's cache (LRU by
     # bytes). A model is cached only when its config.json says `"response_cache": {"enable": true}`;
     # 0 turns caching off for every model. A hit is faster than a miss, so a client can tell
-    # that someone sent the same input before: see README "Response cache" before enabling it.
+    # that someone sent the same input before: see docs/response-cache.md before enabling it.
     response_cache_bytes: int = Field(64 * 1024 * 1024, ge=0)
 
     # Tracing (core/tracing): Triton's trace settings, changeable at runtime through

@@ -107,7 +107,7 @@ def test_ports_publish_on_loopback_unless_a_bind_address_is_set(compose):
 
 
 def test_images_are_overridable_with_the_official_ones_as_defaults(compose, stages):
-    """Where no registry answers, scripts/docker-base.sh's images stand in (README: Images)."""
+    """Where no registry answers, scripts/docker-base.sh's images stand in (docs/deployment.md, "Images")."""
     services = compose["services"]
     assert services["lb"]["image"] == "${NGINX_IMAGE:-nginx:1.28-alpine}"
     assert services["prometheus"]["image"] == "${PROMETHEUS_IMAGE:-prom/prometheus:v2.55.1}"

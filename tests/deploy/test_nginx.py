@@ -110,7 +110,7 @@ def test_limits_and_policies_fit_the_server():
     assert "proxy_next_upstream error timeout non_idempotent;" in text
     # A stopped replica's address stops answering (no refusal, no reset), so the first request
     # sent to it waits for the connect timeout before its retry: 2 s gave a 2.0 s worst case
-    # under `docker kill` (README, "What was validated"). Within one host's bridge a connect
+    # under `docker kill` (docs/deployment-validation.md). Within one host's bridge a connect
     # takes well under a millisecond.
     connect = re.search(r"proxy_connect_timeout (\d+)(ms|s);", text)
     assert int(connect.group(1)) * (1 if connect.group(2) == "ms" else 1000) <= 500

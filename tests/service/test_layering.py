@@ -1,4 +1,4 @@
-"""The import layering the README states, checked on the source (no import side effects).
+"""The import layering docs/architecture.md states, checked on the source (no import side effects).
 
 routers (service/api) -> friendly helpers and protocol codecs -> the engine (service/core).
 The engine never imports a web framework or the layers above it, and the service never

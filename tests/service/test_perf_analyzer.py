@@ -5,7 +5,7 @@ perf_analyzer 2.40.0 is installed by scripts/install-dev.sh (scripts/install-per
 Models with dynamic shapes get valid data from scripts/perf_data (token ids and lengths are
 indices, which the server checks); the fixed-shape ones get perf_analyzer's random bytes. Each
 run measures for a few hundred milliseconds: the point is that it works, not the numbers. The
-README's perf_analyzer commands run here too, shortened the same way.
+perf_analyzer commands of docs/load-testing.md run here too, shortened the same way.
 """
 
 from __future__ import annotations
@@ -89,15 +89,15 @@ def test_the_data_files_are_real_inputs():
         np.testing.assert_array_equal(np.array(item["frames"]["content"], np.float32), frames.ravel())
 
 
-def readme_commands() -> list[list[str]]:
-    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+def documented_commands() -> list[list[str]]:
+    text = (PROJECT_ROOT / "docs" / "load-testing.md").read_text(encoding="utf-8")
     lines = [line for block in re.findall(r"^```bash\n(.*?)^```", text, re.S | re.M) for line in block.splitlines()]
     return [shlex.split(line, comments=True)[1:] for line in lines if line.startswith("scripts/perf_analyzer.sh ")]
 
 
-def test_the_readme_commands_run(server):
-    commands = readme_commands()
-    assert len(commands) >= 4, "the README shows how to run perf_analyzer over HTTP, gRPC, shared memory, streaming"
+def test_the_documented_commands_run(server):
+    commands = documented_commands()
+    assert len(commands) >= 4, "the docs show how to run perf_analyzer over HTTP, gRPC, shared memory, streaming"
     for args in commands:
         args = [a.replace("localhost:8000", f"127.0.0.1:{server.port}").replace(
             "localhost:8001", f"127.0.0.1:{server.grpc_port}") for a in args]

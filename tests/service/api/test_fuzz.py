@@ -8,7 +8,7 @@ cases; negative ones send anything else), so requests get past the 404s into
 the parsers and the models.
 
 CI budget: FUZZ_MAX_EXAMPLES per operation (default 25, whole file < 60 s).
-For a larger run see scripts/README-reliability.md.
+For a larger run see docs/reliability.md ("Reproduce").
 """
 
 from __future__ import annotations

@@ -155,7 +155,7 @@ def test_text_without_letters_gets_no_confident_language(client, model):
 
 @pytest.mark.parametrize("model", TEXTS)
 def test_ordinary_words_and_sentences_get_their_language(client, model):
-    # Ordinary text, not CLDR names ("Montag" is a known miss: see the README's notes on language id).
+    # Ordinary text, not CLDR names ("Montag" was a known miss: see docs/results/langid_transformer.md).
     texts = {"poniedziałek": "pl", "Where is the railway station?": "en",
              "Hvor er togstationen?": "da", "¿Dónde está la estación de tren?": "es", "Доброе утро!": "ru"}
     answers = client.post(f"/v2/models/{model}/predict", json={"text": list(texts)}).json()["predictions"]
