@@ -4,15 +4,19 @@ Servers (bench_cnn from scripts/bench/cnn.py; server on one CPU, this client on 
 
 - `baseline`: a checkout of the code before tracing and the cache (`--baseline PATH`, e.g. from
   `git archive main`), when given;
-- `off`: tracing off (the default), no cache; `rate1000`: one request in 1,000 traced;
-  `all`: every request traced (spans exported over OTLP/HTTP to a sink in this process);
-- `cache`: bench_cnn with `response_cache.enable`.
+- `trace`: one server whose tracing is switched at runtime through Triton's trace extension
+  (POST /v2/trace/setting) between three loads: `off` (the default), `rate1000` (one request
+  in 1,000 traced) and `all` (every request traced); spans go over OTLP/HTTP to a sink in this
+  process. One process for the three, since two processes of the same code differ by up to
+  ±5% in CPU per request on this machine;
+- `cache`: one server with two copies of bench_cnn, `bench_cnn` as is and `bench_cnn_cached` with
+  `response_cache.enable`, so the cache is compared with no cache inside one process too.
 
 Each takes the same closed loop (binary payload, --concurrency) in turns, `--rounds` times, so
 background load on a shared machine hits them alike; ratios are taken within a round. The
-cache runs four loads: `uncached` (the `off` server) and `miss` (0% hits) with a new input
-for every request, `hit` (one input: 100% hits), and `zipf` (the 360 held-out digits, drawn by a
-Zipf law, s = --zipf-s). Each row has the server's CPU per request (utime + stime from /proc
+cache server runs four loads: `uncached` (bench_cnn) and `miss` (bench_cnn_cached, 0% hits) with
+a new input for every request, `hit` (one input: 100% hits), and `zipf` (the 360 held-out
+digits, drawn by a Zipf law, s = --zipf-s). Each row has the server's CPU per request (utime + stime from /proc
 over the requests /metrics counted) and the hit ratio from the statistics extension.
 """
 
@@ -22,6 +26,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 import threading
@@ -43,6 +48,12 @@ from scripts.loadtest.runner import StepPlan
 from scripts.loadtest.samples import heldout_digits
 
 MODEL = cnn.NAME
+CACHED = f"{MODEL}_cached"
+ADMIN = "bench-admin"
+# The trace server's loads, as Triton's trace extension sets them.
+TRACING = {"off": {"trace_level": ["OFF"]},
+           "rate1000": {"trace_level": ["TIMESTAMPS"], "trace_rate": "1000"},
+           "all": {"trace_level": ["TIMESTAMPS"], "trace_rate": "1"}}
 
 
 class Sink:
@@ -65,15 +76,19 @@ class Sink:
 
 
 def repositories(root: Path) -> tuple[Path, Path]:
-    """bench_cnn without and with `response_cache.enable` (an older checkout refuses the key)."""
-    plain, cached = cnn.write_model(root / "plain").parent, cnn.write_model(root / "cached").parent
-    config = cached / MODEL / "config.json"
-    config.write_text(json.dumps({**json.loads(config.read_text()), "response_cache": {"enable": True}}, indent=2))
-    return plain, cached
+    """bench_cnn alone (an older checkout refuses the cache's key), and bench_cnn beside a copy
+    named bench_cnn_cached with `response_cache.enable`."""
+    plain, both = cnn.write_model(root / "plain").parent, cnn.write_model(root / "cached").parent
+    copy = both / CACHED
+    shutil.copytree(both / MODEL, copy)
+    config = copy / "config.json"
+    doc = json.loads(config.read_text())
+    config.write_text(json.dumps({**doc, "name": CACHED, "response_cache": {"enable": True}}, indent=2))
+    return plain, both
 
 
-def specs(images: np.ndarray) -> list:
-    return [build_binary(MODEL, None, inputs={"image": image[None]}, outputs=["logits"]) for image in images]
+def specs(images: np.ndarray, model: str = MODEL) -> list:
+    return [build_binary(model, None, inputs={"image": image[None]}, outputs=["logits"]) for image in images]
 
 
 def unique_images(count: int, seed: int) -> np.ndarray:
@@ -92,20 +107,27 @@ def zipf_images(count: int, s: float, seed: int) -> np.ndarray:
     return images[ranked[rng.choice(len(images), size=count, p=weights / weights.sum())]]
 
 
-def cache_counts(server: ServerProcess) -> tuple[int, int]:
-    doc = httpx.get(f"{server.url}/v2/models/{MODEL}/stats", timeout=10).json()["model_stats"][0]["inference_stats"]
+def cache_counts(server: ServerProcess, model: str) -> tuple[int, int]:
+    doc = httpx.get(f"{server.url}/v2/models/{model}/stats", timeout=10).json()["model_stats"][0]["inference_stats"]
     return doc["cache_hit"]["count"], doc["cache_miss"]["count"]
 
 
-def measure(server: ServerProcess, requests: list, args: argparse.Namespace) -> dict:
+def set_tracing(server: ServerProcess, load: str) -> None:
+    response = httpx.post(f"{server.url}/v2/trace/setting", json=TRACING[load], timeout=10,
+                          headers={"authorization": f"Bearer {ADMIN}"})
+    response.raise_for_status()
+    assert response.json()["trace_level"] == TRACING[load]["trace_level"], response.text
+
+
+def measure(server: ServerProcess, requests: list, args: argparse.Namespace, model: str = MODEL) -> dict:
     load = os.getloadavg()[0]
     cpu, done = group_cpu_s(server.pid), served(server)
-    hits, misses = cache_counts(server)
+    hits, misses = cache_counts(server, model)
     plan = StepPlan(mode="closed", concurrency=args.concurrency, warmup_s=args.warmup, duration_s=args.duration,
                     timeout_s=30.0, transport="raw")
     stats, _ = run_async(run_step(server.url, requests, plan, processes=1, scraper=None))
     cpu, done = group_cpu_s(server.pid) - cpu, served(server) - done
-    hits, misses = (a - b for a, b in zip(cache_counts(server), (hits, misses)))
+    hits, misses = (a - b for a, b in zip(cache_counts(server, model), (hits, misses)))
     summary = stats.summary()
     return {"rps": summary["throughput_rps"], "p50_ms": summary["p50_ms"], "p99_ms": summary["p99_ms"],
             "errors": sum(stats.errors.values()), "server_us": cpu / done * 1e6 if done else 0.0,
@@ -114,7 +136,8 @@ def measure(server: ServerProcess, requests: list, args: argparse.Namespace) -> 
 
 def start(name: str, repository: Path, env: dict[str, str], cpus: set[int] | None, baseline: Path | None,
           log_dir: Path) -> ServerProcess:
-    env = {"ORTSERVE_INTRA_OP_THREADS": "1", "ORTSERVE_RESPONSE_CACHE_BYTES": str(256 << 20), **env}
+    env = {"ORTSERVE_INTRA_OP_THREADS": "1", "ORTSERVE_RESPONSE_CACHE_BYTES": str(256 << 20),
+           "ORTSERVE_ADMIN_TOKEN": ADMIN, **env}
     if baseline is not None:  # the older checkout's `service`, not this one (-P: no cwd on sys.path)
         env.update({"PYTHONSAFEPATH": "1", "PYTHONPATH": str(baseline)})
     return ServerProcess(repository, env=env, cpus=cpus, log_path=log_dir / f"{name}.log")
@@ -136,11 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-cache-trace-"))
     plain, cached = repositories(work)
     sink = Sink()
-    tracing = {"ORTSERVE_TRACE_LEVEL": "TIMESTAMPS", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink.endpoint}
     configs: dict[str, tuple[Path, dict[str, str], Path | None]] = {
-        "off": (plain, {}, None),
-        "rate1000": (plain, {**tracing, "ORTSERVE_TRACE_RATE": "1000"}, None),
-        "all": (plain, {**tracing, "ORTSERVE_TRACE_RATE": "1"}, None),
+        "trace": (plain, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink.endpoint}, None),
         "cache": (cached, {}, None),
     }
     if args.baseline:
@@ -153,13 +173,17 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers.values():
             server.wait_ready()
         for round_ in range(args.rounds):
-            loads: list[tuple[str, str, list]] = [(name, "fixed", fixed) for name in servers if name != "cache"]
-            loads += [("off", "uncached", specs(unique_images(per_step, seed=1000 + 2 * round_))),
-                      ("cache", "miss", specs(unique_images(per_step, seed=1001 + 2 * round_))),
-                      ("cache", "hit", fixed[:1]),
-                      ("cache", "zipf", specs(zipf_images(per_step, args.zipf_s, seed=round_)))]
-            for name, load, requests in loads:
-                row = {"round": round_, "server": name, "load_kind": load, **measure(servers[name], requests, args)}
+            loads: list[tuple[str, str, list, str]] = [("baseline", "fixed", fixed, MODEL)] if args.baseline else []
+            loads += [("trace", load, fixed, MODEL) for load in TRACING]
+            loads += [("cache", "uncached", specs(unique_images(per_step, seed=1000 + 2 * round_)), MODEL),
+                      ("cache", "miss", specs(unique_images(per_step, seed=1001 + 2 * round_), CACHED), CACHED),
+                      ("cache", "hit", specs(unique_images(1, seed=0), CACHED), CACHED),
+                      ("cache", "zipf", specs(zipf_images(per_step, args.zipf_s, seed=round_), CACHED), CACHED)]
+            for name, load, requests, model in loads:
+                if name == "trace":
+                    set_tracing(servers[name], load)
+                row = {"round": round_, "server": name, "load_kind": load,
+                       **measure(servers[name], requests, args, model)}
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr)
     finally:
@@ -179,12 +203,12 @@ def summarise(rows: list[dict], rounds: int) -> dict[str, Any]:
     def row(r: int, server: str, kind: str) -> dict | None:
         return next((x for x in rows if (x["round"], x["server"], x["load_kind"]) == (r, server, kind)), None)
 
-    pairs = {"off/baseline": (("off", "fixed"), ("baseline", "fixed")),
-             "rate1000/off": (("rate1000", "fixed"), ("off", "fixed")),
-             "all/off": (("all", "fixed"), ("off", "fixed")),
-             "hit/uncached": (("cache", "hit"), ("off", "uncached")),
-             "miss/uncached": (("cache", "miss"), ("off", "uncached")),
-             "zipf/uncached": (("cache", "zipf"), ("off", "uncached"))}
+    pairs = {"off/baseline": (("trace", "off"), ("baseline", "fixed")),
+             "rate1000/off": (("trace", "rate1000"), ("trace", "off")),
+             "all/off": (("trace", "all"), ("trace", "off")),
+             "hit/uncached": (("cache", "hit"), ("cache", "uncached")),
+             "miss/uncached": (("cache", "miss"), ("cache", "uncached")),
+             "zipf/uncached": (("cache", "zipf"), ("cache", "uncached"))}
     out: dict[str, Any] = {}
     for label, (a, b) in pairs.items():
         found = [(row(r, *a), row(r, *b)) for r in range(rounds)]
