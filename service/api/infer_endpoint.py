@@ -18,7 +18,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..core.auth import check_api_key
 from ..core.errors import ClientDisconnected, ServiceError
-from ..core.logs import trace_id
 from ..core.repository import ModelRepository
 from ..core.settings import Settings
 from ..core.shared_memory import SharedMemoryRegistry
@@ -94,14 +93,10 @@ class InferEndpoint:
         if trace is None:
             return await self._answer(target, scope, receive, send, tail, None)
         scope.setdefault("state", {})["trace_id"] = trace.trace_id_hex
-        token = trace_id.set(trace.trace_id_hex)
-        try:
+        with trace.current():
             status = await self._answer(target, scope, receive, send, tail, trace)
             trace.set("http.response.status_code", status)
             return status
-        finally:
-            trace.finish()
-            trace_id.reset(token)
 
     async def _answer(self, target: tuple[str, str | None], scope: Scope, receive: Receive, send: Send,
                       tail: bool, trace: Any) -> int:

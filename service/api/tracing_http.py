@@ -9,8 +9,6 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from ..core.errors import ServiceError
-from ..core.logs import trace_id
 from ..core.tracing import Tracing
 from .request_headers import REQUEST, RequestHeaders
 
@@ -30,14 +28,7 @@ async def traced(tracing: Tracing, model: str, request: Request,
         return await answer(None)
     state["trace_id"] = trace.trace_id_hex
     state["traceresponse"] = trace.header.encode()
-    token = trace_id.set(trace.trace_id_hex)
-    try:
+    with trace.current():
         response = await answer(trace)
         trace.set("http.response.status_code", response.status_code)
         return response
-    except ServiceError as exc:
-        trace.fail(exc.message)
-        raise
-    finally:
-        trace.finish()
-        trace_id.reset(token)

@@ -25,7 +25,6 @@ from ..core.errors import (
     NotFound,
     ServiceError,
 )
-from ..core.logs import trace_id
 from ..core.repository import ModelRepository, State
 from ..core.settings import Settings
 from ..core.shared_memory import SharedMemoryRegistry
@@ -139,15 +138,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             return await self._infer(request, context, None)
         # Initial metadata, so a failed call carries the trace id too (errors set the trailing one).
         await context.send_initial_metadata((("traceresponse", trace.header),))
-        token = trace_id.set(trace.trace_id_hex)
-        try:
+        with trace.current():
             return await self._infer(request, context, trace)
-        except ServiceError as exc:
-            trace.fail(exc.message)
-            raise
-        finally:
-            trace.finish()
-            trace_id.reset(token)
 
     async def _infer(self, request: pb.ModelInferRequest, context: Context, trace: Any) -> pb.ModelInferResponse:
         check_api_key(_token(context), self.settings.api_key)

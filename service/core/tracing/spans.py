@@ -23,6 +23,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
@@ -35,6 +37,8 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from ... import __version__
+from ..errors import ServiceError
+from ..logs import trace_id
 from .w3c import Parent, traceresponse
 
 _EMPTY = Context()  # the parent of a span that starts a trace (never the loop's current context)
@@ -81,6 +85,21 @@ class RequestTrace:
     def fail(self, message: str) -> None:
         """Mark the request as failed, with the words its caller got."""
         self.span.set_status(Status(StatusCode.ERROR, message))
+
+    @contextmanager
+    def current(self) -> Iterator[None]:
+        """The request's extent, for every front door: its trace id on each log line written
+        meanwhile, a ServiceError marking it failed with the words its caller gets, its span
+        ended on the way out."""
+        token = trace_id.set(self.trace_id_hex)
+        try:
+            yield
+        except ServiceError as exc:
+            self.fail(exc.message)
+            raise
+        finally:
+            self.finish()
+            trace_id.reset(token)
 
     def finish(self, error: str | None = None) -> None:
         """End the request's span (once), as failed with `error` when given."""

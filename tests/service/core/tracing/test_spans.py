@@ -8,6 +8,8 @@ import asyncio
 import numpy as np
 import pytest
 
+from service.core.errors import NotFound
+from service.core.logs import trace_id as log_trace_id
 from service.core.metrics import Metrics
 from service.core.repository import ModelRepository
 from service.core.request import InferRequest
@@ -18,6 +20,7 @@ from tests.tiny_models import AFFINE_CONFIG, affine_graph, write_model
 PARENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN = "00f067aa0ba902b7"
 SERVER, INTERNAL = 2, 1  # OTLP's SpanKind values
+ERROR = 2  # OTLP's StatusCode.STATUS_CODE_ERROR
 
 
 @pytest.fixture
@@ -86,6 +89,22 @@ async def test_a_caller_trace_is_continued_with_its_state(repo, receiver):
     root = next(s for s in spans if s.name == "infer affine")
     assert (root.trace_id, root.parent_span_id, root.trace_state) == (PARENT_TRACE, PARENT_SPAN, "vendor=v1")
     assert root.attributes["rpc.system"] == "test" and root.attributes["ortserve.model.name"] == "affine"
+
+
+async def test_current_carries_the_trace_id_and_fails_the_span_with_the_callers_words(repo, receiver):
+    trace = repo.tracing.begin("affine", None, None, {"rpc.system": "test"})
+    assert log_trace_id.get() is None
+    with pytest.raises(NotFound) as raised, trace.current():
+        assert log_trace_id.get() == trace.trace_id_hex  # every log line written meanwhile carries it
+        await repo.infer(InferRequest("nope", None, {"x": np.zeros((1, 4), np.float32)}, trace=trace))
+    assert log_trace_id.get() is None
+    spans = receiver.wait_for(lambda s: any(x.span_id == f"{trace.span_id:016x}" for x in s))
+    root = next(s for s in spans if s.span_id == f"{trace.span_id:016x}")
+    assert (root.status_code, root.status_message) == (ERROR, raised.value.message)
+    assert raised.value.message == "unknown model 'nope'; available: ['affine']"
+    with trace.current():  # ended once: a second extent neither re-ends nor re-exports it
+        pass
+    assert sum(s.span_id == root.span_id for s in receiver.spans) == 1
 
 
 async def test_a_cache_hit_has_its_own_child_instead_of_the_batch(repo, receiver):
