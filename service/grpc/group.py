@@ -1,7 +1,7 @@
 """gRPC under `--workers N`: the RPCs that must give one server's view, whichever worker answers.
 
 Every worker serves gRPC on the shared port (SO_REUSEPORT), so a change made over
-gRPC (load, unload, shared-memory regions) is applied here, then repeated on every
+gRPC (load, unload, shared-memory regions, trace settings) is applied here, then repeated on every
 peer over its private socket before the call returns, exactly as the HTTP gateway
 does; ModelStatistics sums every worker's numbers as `/v2/models/stats` does.
 With one process (`group` None) these are the plain RPCs.
@@ -24,6 +24,7 @@ from ..core.statistics import Statistics
 from ..protocol import extensions
 from ..workers.group import Group
 from ..workers.peers import Answer, merge_statistics
+from . import trace_setting
 from ._generated import grpc_service_pb2 as pb
 from .servicer import Context, InferenceServicer, _reports_errors, _token
 
@@ -86,6 +87,15 @@ class GroupServicer(InferenceServicer):
     ) -> pb.RepositoryModelUnloadResponse:
         response = await super().RepositoryModelUnload(request, context)
         await self.fan_out(context, f"/v2/repository/models/{request.model_name}/unload")
+        return response
+
+    @_reports_errors
+    async def TraceSetting(self, request: pb.TraceSettingRequest, context: Context) -> pb.TraceSettingResponse:
+        response = await super().TraceSetting(request, context)
+        changes = trace_setting.changes(request)
+        if changes:  # a change, as the HTTP route takes it; a read stays this worker's
+            path = f"/v2/models/{request.model_name}/trace/setting" if request.model_name else "/v2/trace/setting"
+            await self.fan_out(context, path, orjson.dumps(changes))
         return response
 
     @_reports_errors

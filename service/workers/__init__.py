@@ -45,6 +45,11 @@ class Role:
         # Shared-memory regions registered with the group: a restarted worker registers them too.
         return self.directory / "regions.json"
 
+    @property
+    def traces(self) -> Path:
+        # Trace settings changed in the group: a restarted worker applies them too.
+        return self.directory / "traces.json"
+
     def peers(self) -> list[int]:
         return [i for i in range(self.count) if i != self.index]
 

@@ -109,8 +109,8 @@ class Gateway:
         await send({"type": "http.response.body", "body": answer.body})
 
     def _after_startup(self, send: Send) -> Send:
-        """Before the startup is reported complete, unload what the group has unloaded
-        and register the group's shared-memory regions."""
+        """Before the startup is reported complete, unload what the group has unloaded,
+        register the group's shared-memory regions and apply its runtime trace settings."""
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
@@ -126,6 +126,11 @@ class Gateway:
                     await self.repository.unload(name)
                 except NotFound:
                     pass  # gone from the repository folder meanwhile
+            for scope, changes in sorted(self.group.traces().items()):  # the server's ("") first
+                try:
+                    self.repository.tracing.update(changes, scope or None)
+                except ServiceError as exc:
+                    log.warning("trace settings not applied again", extra={"model": scope, "error": exc.message})
         if self.regions is not None:
             for name, region in self.group.regions().items():
                 try:

@@ -7,7 +7,8 @@ socket, before the call returns; reads (statistics) are gathered from every peer
 
 What changed is written down in the supervisor's private folder, so a worker that
 is restarted after a crash replays it before it takes connections: it unloads what
-the group unloaded and registers the group's shared-memory regions.
+the group unloaded, registers the group's shared-memory regions and applies the trace
+settings changed at runtime.
 """
 
 from __future__ import annotations
@@ -77,7 +78,20 @@ class Group:
         found = self._read(self.role.regions, {})
         return found if isinstance(found, dict) else {}
 
+    def traces(self) -> dict[str, dict[str, Any]]:
+        """Trace settings changed at runtime: "" (the server's) or a model -> {setting: value}, a
+        None value being a JSON null (cleared); the last value of each setting, as applied."""
+        found = self._read(self.role.traces, {})
+        return found if isinstance(found, dict) else {}
+
     def remember(self, path: str, body: bytes) -> None:
+        trace = TRACE_SETTING.match(path)
+        if trace is not None:
+            scope = (trace.group(1) or "").removeprefix("/models/")
+            traces = self.traces()
+            traces[scope] = {**traces.get(scope, {}), **(orjson.loads(body) if body else {})}
+            self._write(self.role.traces, traces)
+            return
         repository = REPOSITORY_CHANGE.match(path)
         if repository is not None:
             name, action = repository.groups()

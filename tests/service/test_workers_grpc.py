@@ -87,6 +87,30 @@ def test_load_and_unload_over_grpc_reach_every_worker(server):
     assert httpx.post(f"{server.url}/v2/repository/models/affine/load", headers=ADMIN).status_code == 200
 
 
+def test_trace_settings_over_grpc_reach_every_worker_and_a_restarted_one(server):
+    channel, call = stub(server)
+    request = pb.TraceSettingRequest(model_name="affine")
+    request.settings["trace_level"].value.extend(["TIMESTAMPS"])
+    request.settings["trace_rate"].value.extend(["7"])
+    answer = call.TraceSetting(request, metadata=ADMIN_METADATA)
+    assert list(answer.settings["trace_rate"].value) == ["7"]
+    server_wide = pb.TraceSettingRequest()
+    server_wide.settings["trace_count"].value.extend(["40"])
+    call.TraceSetting(server_wide, metadata=ADMIN_METADATA)
+    channel.close()
+    wanted = {"trace_level": ["TIMESTAMPS"], "trace_rate": "7", "trace_count": "40"}
+
+    def settings(response: httpx.Response) -> dict:
+        return {k: response.json()[k] for k in wanted}
+
+    assert [settings(r) for r in on_every_worker(server, "/v2/models/affine/trace/setting")] == [wanted, wanted]
+    before = workers_of(server.pid)
+    kill(before[1])
+    restarted = wait_restarted(server, 1, before[1])
+    assert settings(ask_worker(restarted, "/v2/models/affine/trace/setting")) == wanted
+    assert ask_worker(restarted, "/v2/trace/setting").json()["trace_level"] == ["OFF"]  # the server's own: unchanged
+
+
 @pytest.fixture
 def shm_object():
     path = SHM_DIR / f"ortserve-test-{uuid.uuid4().hex}"

@@ -25,8 +25,9 @@ async def peer(path, status: int, body: bytes, seen: list[bytes]):
 def test_the_routes_that_change_every_worker():
     for path in ("/v2/repository/models/m/load", "/v2/repository/models/m/unload",
                  "/v2/systemsharedmemory/region/r/register", "/v2/systemsharedmemory/region/r/unregister",
-                 "/v2/systemsharedmemory/unregister"):
+                 "/v2/systemsharedmemory/unregister", "/v2/trace/setting", "/v2/models/m/trace/setting"):
         assert changes_every_worker("POST", path), path
+    assert not changes_every_worker("GET", "/v2/trace/setting")
     assert not changes_every_worker("GET", "/v2/systemsharedmemory/status")
     assert not changes_every_worker("POST", "/v2/models/m/infer")
 
@@ -55,6 +56,19 @@ def test_a_change_every_peer_accepts_is_remembered(tmp_path):
     group.remember("/v2/systemsharedmemory/region/c/register", b'{"key": "/c", "byte_size": 8}')
     group.remember("/v2/systemsharedmemory/unregister", b"")
     assert group.regions() == {}
+
+
+def test_trace_settings_are_remembered_per_scope_the_last_value_of_each(tmp_path):
+    group = Group(Role(1, 2, tmp_path))
+    assert group.traces() == {}
+    group.remember("/v2/trace/setting", b'{"trace_level": ["TIMESTAMPS"], "trace_rate": "100"}')
+    group.remember("/v2/models/m 1/trace/setting", b'{"trace_rate": "1"}')
+    group.remember("/v2/trace/setting", b'{"trace_rate": "10", "trace_count": "5"}')
+    group.remember("/v2/models/m 1/trace/setting", b'{"trace_rate": null}')  # cleared: replayed as cleared
+    assert group.traces() == {"": {"trace_level": ["TIMESTAMPS"], "trace_rate": "10", "trace_count": "5"},
+                              "m 1": {"trace_rate": None}}
+    assert Group(Role(0, 2, tmp_path)).traces() == group.traces()  # one file for the group
+    assert group.unloaded() == set() and group.regions() == {}
 
 
 def test_a_peer_that_refuses_is_reported_and_nothing_is_remembered(tmp_path):
