@@ -60,6 +60,14 @@ class ServiceError(Exception):
         if retry_after is not None:
             self.retry_after = retry_after
 
+    def reason(self, model: str, version: str | int | None = None) -> str:
+        """The message without the model (and version) it begins with: for a reason shown
+        where they are named already ("model 'm' is UNAVAILABLE: <reason>")."""
+        for prefix in (f"{subject(model, version)}: ", f"{subject(model)}: "):
+            if self.message.startswith(prefix):
+                return self.message[len(prefix):]
+        return self.message
+
 
 class ClientError(ServiceError):
     pass

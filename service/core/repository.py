@@ -75,9 +75,9 @@ class ModelRepository:
                 mv.runtime.warmup()
             mv.state = State.READY
         except ServiceError as exc:
-            mv.state, mv.reason = State.UNAVAILABLE, exc.message
+            mv.state, mv.reason = State.UNAVAILABLE, exc.reason(config.name, version)
         except Exception as exc:  # a crash while warming up must not take the server down
-            mv.state, mv.reason = State.UNAVAILABLE, f"model {config.name!r} version {version}: {exc}"
+            mv.state, mv.reason = State.UNAVAILABLE, str(exc)
         return mv
 
     def _start(self, mv: ModelVersion) -> None:
@@ -108,9 +108,9 @@ class ModelRepository:
             except ServiceError as exc:
                 log.error("model unavailable", extra={"model": name, "reason": exc.message})
                 if old is None or old.latest_ready() is None:
-                    self.models[name] = ModelEntry(name, state=State.UNAVAILABLE, reason=exc.message)
+                    self.models[name] = ModelEntry(name, state=State.UNAVAILABLE, reason=exc.reason(name))
                 else:
-                    old.reason = f"reload failed, still serving the previous load: {exc.message}"
+                    old.reason = f"reload failed, still serving the previous load: {exc.reason(name)}"
                 raise
             versions = await asyncio.gather(*(asyncio.to_thread(self._build_version, config, v) for v in wanted))
             entry = ModelEntry(name, config, {mv.version: mv for mv in versions})
@@ -124,7 +124,7 @@ class ModelRepository:
                 entry.state = State.READY
             else:
                 entry.state = State.UNAVAILABLE
-                entry.reason = "; ".join(mv.reason for mv in versions)
+                entry.reason = "; ".join(f"version {mv.version}: {mv.reason}" for mv in versions)
             self.models[name] = entry  # the switch: new requests now reach the new versions
             self.cache.invalidate(name)
             if config.response_cache.enable and not self.cache.limit:

@@ -81,7 +81,7 @@ async def test_a_misspelled_key_makes_the_model_unavailable_with_the_key_named(t
     await repo.load_all()
     row = next(r for r in repo.index() if r["name"] == "affine")
     assert row["state"] == "UNAVAILABLE"
-    assert row["reason"] == "model 'affine': invalid config.json: postprocessing.none.top-k: unknown key"
+    assert row["reason"] == "invalid config.json: postprocessing.none.top-k: unknown key"
     await repo.close()
 
 

@@ -76,3 +76,12 @@ def test_every_exception_of_the_service_lives_in_errors_py():
     unmapped = [name for name, cls in vars(errors).items()
                 if isinstance(cls, type) and issubclass(cls, errors.ServiceError) and cls not in errors.STATUS_CODES]
     assert unmapped == []
+
+
+def test_a_reason_drops_the_subject_it_begins_with():
+    assert errors.ConfigError("model 'm': invalid config.json: x").reason("m") == "invalid config.json: x"
+    versioned = errors.ServiceError("missing model.onnx", model="m", version=2)
+    assert versioned.reason("m", 2) == "missing model.onnx"
+    assert versioned.reason("m") == "model 'm' version 2: missing model.onnx"  # the version is not named beside it
+    assert errors.ServiceError("bad", model="other").reason("m") == "model 'other': bad"  # another model keeps its name
+    assert errors.ServiceError("no model named here").reason("m") == "no model named here"

@@ -58,6 +58,26 @@ async def test_broken_model_is_isolated_with_a_reason(tiny_repo):
     await repo.close()
 
 
+async def test_a_reason_names_the_model_once_and_each_broken_version(tiny_repo):
+    for version in ("1", "2"):
+        (tiny_repo / "affine" / version / "model.onnx").write_bytes(b"garbage")
+    (tiny_repo / "sequence" / "config.json").write_text("{")
+    repo = repository(tiny_repo)
+    await repo.load_all()
+    with pytest.raises(ModelUnavailable) as info:
+        repo.get("affine")
+    message = info.value.message
+    assert message.startswith("model 'affine' is UNAVAILABLE: version 1: cannot load model.onnx: ")
+    assert "; version 2: cannot load model.onnx: " in message and message.count("model 'affine'") == 1
+    with pytest.raises(ModelUnavailable) as info:
+        repo.get("affine", "2")
+    assert info.value.message.startswith("model 'affine' version 2 is UNAVAILABLE: cannot load model.onnx: ")
+    with pytest.raises(ModelUnavailable) as info:
+        repo.get("sequence")
+    assert info.value.message.startswith("model 'sequence' is UNAVAILABLE: unreadable config.json: ")
+    await repo.close()
+
+
 async def test_strict_readiness_fails_on_any_broken_model(tiny_repo):
     (tiny_repo / "sequence" / "1" / "model.onnx").unlink()
     repo = repository(tiny_repo, strict_readiness=True)

@@ -142,7 +142,7 @@ async def test_a_non_deterministic_model_refuses_the_cache_at_load(tmp_path):
     entry = repository.models["affine"]
     assert entry.state is State.UNAVAILABLE
     assert entry.reason == (
-        "model 'affine': invalid config.json: <root>: Value error, response_cache.enable is true but the model is "
+        "invalid config.json: <root>: Value error, response_cache.enable is true but the model is "
         "marked non-deterministic (deterministic: false): the same input may get another answer, so a cached one "
         "would be wrong; remove one of the two")
     assert json.loads((tmp_path / "affine" / "config.json").read_text())["deterministic"] is False

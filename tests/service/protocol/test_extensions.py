@@ -109,7 +109,7 @@ async def test_model_config_errors(repo):
     assert info.value.message == "model 'affine' has no version '9'; versions: [1, 2, 3]"
     with pytest.raises(ModelUnavailable) as info:
         model_config_document(repo, "broken")
-    assert info.value.message.startswith("model 'broken' is UNAVAILABLE: model 'broken': unreadable config.json: ")
+    assert info.value.message.startswith("model 'broken' is UNAVAILABLE: unreadable config.json: ")  # named once
 
 
 async def test_statistics_of_every_ready_version_start_at_zero(repo):
