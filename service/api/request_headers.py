@@ -9,6 +9,9 @@ from ..core.auth import presented_token
 # Scope key of the RequestHeaders the edge read (api/edge.py).
 REQUEST = "ortserve.request"
 HEADER_LENGTH = b"inference-header-content-length"
+# Headers kept as text, the first of repeated ones winning: raw (lower-cased) name -> field.
+_FIRST_WINS = {HEADER_LENGTH: "header_length", b"x-request-id": "request_id", b"authorization": "authorization",
+               b"x-api-key": "api_key", b"traceparent": "traceparent"}
 
 
 @dataclass(slots=True)
@@ -35,25 +38,14 @@ class RequestHeaders:
         out = cls()
         length_seen = False
         for name, value in raw:
-            if name == b"content-length":
+            field = _FIRST_WINS.get(name)
+            if field is not None:
+                if getattr(out, field) is None:
+                    setattr(out, field, value.decode("latin-1"))
+            elif name == b"content-length":
                 if not length_seen:
                     length_seen = True
                     out.content_length = int(value) if value.isdigit() else None
-            elif name == HEADER_LENGTH:
-                if out.header_length is None:
-                    out.header_length = value.decode("latin-1")
-            elif name == b"x-request-id":
-                if out.request_id is None:
-                    out.request_id = value.decode("latin-1")
-            elif name == b"authorization":
-                if out.authorization is None:
-                    out.authorization = value.decode("latin-1")
-            elif name == b"x-api-key":
-                if out.api_key is None:
-                    out.api_key = value.decode("latin-1")
-            elif name == b"traceparent":
-                if out.traceparent is None:
-                    out.traceparent = value.decode("latin-1")
             elif name == b"tracestate":
                 # Several tracestate headers are one list (W3C Trace Context): joined with commas.
                 text = value.decode("latin-1")
