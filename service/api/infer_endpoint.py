@@ -27,6 +27,7 @@ from .disconnect import cancel_on_disconnect
 from .errors import error_answer, unexpected_answer
 from .headers import BINARY, JSON, STRICT_TAIL, STRICT_TAIL_RAW, Header, encode
 from .request_headers import HEADER_LENGTH, REQUEST, RequestHeaders
+from .tracing_http import begin as begin_trace
 from .uvicorn_seam import InFlight
 
 _PREFIX = "/v2/models/"
@@ -86,13 +87,9 @@ class InferEndpoint:
         security headers itself (the edge adds them otherwise). Returns the status."""
         if not self.tracing.on:  # the one check an untraced request pays
             return await self._answer(target, scope, receive, send, tail, None)
-        headers: RequestHeaders = scope.get(REQUEST) or RequestHeaders.read(scope["headers"])
-        rid = scope.get("state", {}).get("request_id")
-        trace = self.tracing.begin(target[0], headers.traceparent, headers.tracestate,
-                                   {"rpc.system": "http", "ortserve.request_id": rid or ""})
+        trace = begin_trace(self.tracing, target[0], scope, {})
         if trace is None:
             return await self._answer(target, scope, receive, send, tail, None)
-        scope.setdefault("state", {})["trace_id"] = trace.trace_id_hex
         with trace.current():
             status = await self._answer(target, scope, receive, send, tail, trace)
             trace.set("http.response.status_code", status)

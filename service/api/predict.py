@@ -219,7 +219,7 @@ async def _predict(name: str, version: str | None, request: Request, repo: Model
     encoding = time.monotonic()
     answer = _answer(name, version, config, post, results, texts, fmt, upscale, inverted, top_k, threshold)
     if trace is not None:
-        trace.child("encode", encoding, time.monotonic())
+        trace.encoded(encoding)
     return answer
 
 

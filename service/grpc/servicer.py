@@ -160,8 +160,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             return encode_response(wire, answer.model_version, answer.outputs, answer.datatypes)
         encoding = time.monotonic()
         response = encode_response(wire, answer.model_version, answer.outputs, answer.datatypes)
-        trace.child("encode", encoding, time.monotonic())
-        trace.set("ortserve.model.version", answer.model_version)
+        trace.encoded(encoding, answer.model_version)
         return response
 
     # -- extensions: configuration, statistics, repository -------------------------

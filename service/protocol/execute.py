@@ -62,6 +62,5 @@ async def answer_infer(
         return build_response(answer.model_version, wire, answer.outputs, answer.datatypes)
     encoding = time.monotonic()
     answered = build_response(answer.model_version, wire, answer.outputs, answer.datatypes)
-    trace.child("encode", encoding, time.monotonic())
-    trace.set("ortserve.model.version", answer.model_version)
+    trace.encoded(encoding, answer.model_version)
     return answered

@@ -76,6 +76,12 @@ class RequestTrace:
         span = self._spans.tracer.start_span(name, self._context, attributes=attributes, start_time=self.ns(start))
         span.end(end_time=self.ns(end))
 
+    def encoded(self, began: float, version: str | None = None) -> None:
+        """The answer was encoded from `began` until now; `version`: the model version that answered."""
+        self.child("encode", began, time.monotonic())
+        if version is not None:
+            self.set("ortserve.model.version", version)
+
     def set(self, key: str, value: str | int | float | bool) -> None:
         self.span.set_attribute(key, value)
 
