@@ -32,6 +32,10 @@ class Policy:
     count: int  # traces left to take; -1: no limit
     seen: int = 0
 
+    @classmethod
+    def of(cls, values: Values) -> Policy:
+        return cls(values["trace_level"], values["trace_rate"], values["trace_count"])
+
     def sample(self, parent: Parent | None) -> bool:
         if self.level == "OFF" or self.count == 0:
             return False
@@ -95,7 +99,7 @@ class TraceControl:
         self.startup = dict(startup)
         self.values = dict(startup)
         self.overrides: dict[str, Values] = {}
-        self.server = Policy(startup["trace_level"], startup["trace_rate"], startup["trace_count"])
+        self.server = Policy.of(startup)
         self.models: dict[str, Policy] = {}
 
     @property
@@ -127,7 +131,7 @@ class TraceControl:
         if model is None:
             for name, value in checked.items():
                 self.values[name] = self.startup[name] if value is None else value
-            self.server = Policy(self.values["trace_level"], self.values["trace_rate"], self.values["trace_count"])
+            self.server = Policy.of(self.values)
             for name in list(self.models):
                 self._rebuild(name)
             return
@@ -145,5 +149,4 @@ class TraceControl:
         if model not in self.overrides:
             self.models.pop(model, None)
             return
-        values = self.effective(model)
-        self.models[model] = Policy(values["trace_level"], values["trace_rate"], values["trace_count"])
+        self.models[model] = Policy.of(self.effective(model))

@@ -107,13 +107,11 @@ class RequestTrace:
             self.finish()
             trace_id.reset(token)
 
-    def finish(self, error: str | None = None) -> None:
-        """End the request's span (once), as failed with `error` when given."""
+    def finish(self) -> None:
+        """End the request's span (once)."""
         if self._done:
             return
         self._done = True
-        if error is not None:
-            self.fail(error)
         self.span.end(end_time=self.ns(time.monotonic()))
         self._spans.ended()
 
